@@ -1,0 +1,15 @@
+#pragma once
+#include <string>
+
+namespace berth::ids {
+
+// 32 lowercase hex characters: ECS task ids, container-instance ids.
+std::string hex32();
+// A random RFC 4122 version-4 UUID, lowercase.
+std::string uuid4();
+// `n` random decimal digits (ECS deployment ids are `ecs-svc/` + 19 digits).
+std::string digits(int n);
+// A request id as AWS sends in x-amzn-RequestId (a UUID).
+inline std::string request_id() { return uuid4(); }
+
+}  // namespace berth::ids

@@ -1,0 +1,47 @@
+#include <berth/common/ids.hpp>
+
+#include <random>
+
+namespace berth::ids {
+namespace {
+
+std::mt19937_64& rng() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return engine;
+}
+
+std::string random_hex(int n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(static_cast<std::size_t>(n), '0');
+  std::uniform_int_distribution<int> dist(0, 15);
+  for (auto& c : out) {
+    c = kHex[dist(rng())];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string hex32() { return random_hex(32); }
+
+std::string uuid4() {
+  std::string h = random_hex(32);
+  h[12] = '4';
+  static constexpr char kVariant[] = "89ab";
+  h[16] = kVariant[std::uniform_int_distribution<int>(0, 3)(rng())];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
+std::string digits(int n) {
+  std::string out(static_cast<std::size_t>(n), '0');
+  std::uniform_int_distribution<int> dist(0, 9);
+  for (auto& c : out) {
+    c = static_cast<char>('0' + dist(rng()));
+  }
+  if (n > 0 && out[0] == '0') {
+    out[0] = '1';
+  }
+  return out;
+}
+
+}  // namespace berth::ids
