@@ -1,0 +1,117 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <berth/common/arn.hpp>
+#include <berth/common/clock.hpp>
+#include <berth/common/json.hpp>
+
+namespace berth::state {
+
+struct Cluster {
+  std::string name;
+  std::string arn;
+  std::string status = "ACTIVE";
+  json settings = json::array();
+  json configuration;  // null when not set
+  json capacity_providers = json::array();
+  json default_capacity_provider_strategy = json::array();
+  json service_connect_defaults;  // null when not set
+  json tags = json::array();
+  TimeMs created_at = 0;
+};
+
+// A task definition revision. `doc` is what DescribeTaskDefinition returns under `taskDefinition`, stored
+// faithfully (every field the caller sent plus the ones ECS computes); `tags` are returned beside it.
+struct TaskDefinition {
+  std::string family;
+  int revision = 0;
+  std::string arn;
+  std::string status = "ACTIVE";  // ACTIVE | INACTIVE | DELETE_IN_PROGRESS
+  json doc;
+  json tags = json::array();
+};
+
+// Ordered as ECS moves a task forward; a task never moves back.
+enum class TaskStatus {
+  kProvisioning,
+  kPending,
+  kActivating,
+  kRunning,
+  kDeactivating,
+  kStopping,
+  kDeprovisioning,
+  kStopped
+};
+std::string_view to_string(TaskStatus s);
+
+enum class ContainerStatus { kPending, kRunning, kStopped };
+std::string_view to_string(ContainerStatus s);
+
+// How far the reconciler has brought a container on the engine (bookkeeping, not an ECS field).
+enum class ContainerPhase { kNew, kPulling, kPulled, kCreating, kCreated, kStarting, kStarted };
+
+struct NetworkBinding {
+  std::string bind_ip;
+  int container_port = 0;
+  int host_port = 0;
+  std::string protocol = "tcp";
+};
+
+struct Container {
+  std::string name;
+  std::string arn;
+  std::string image;
+  std::string image_digest;
+  json definition;  // the container definition with RunTask overrides applied
+  bool essential = true;
+  ContainerStatus last_status = ContainerStatus::kPending;
+  std::optional<int> exit_code;
+  std::string reason;
+  std::string runtime_id;  // Docker container id once created
+  std::vector<NetworkBinding> network_bindings;
+  // reconciler bookkeeping
+  ContainerPhase phase = ContainerPhase::kNew;
+  bool op_in_flight = false;
+  std::optional<TimeMs> sigterm_at;
+  bool sigkill_sent = false;
+  int stop_timeout_s = 30;
+};
+
+struct Task {
+  std::string id;
+  std::string arn;
+  Scope scope;
+  std::string cluster_name;
+  std::string cluster_arn;
+  std::string task_definition_arn;
+  std::string family;
+  int revision = 0;
+  std::string launch_type = "EC2";
+  std::string network_mode = "bridge";
+  std::string group;
+  std::string started_by;
+  std::string cpu;     // task-level, as ECS reports it (string), empty when not set
+  std::string memory;  // task-level
+  json overrides = json::object();
+  json tags = json::array();
+  TaskStatus last_status = TaskStatus::kProvisioning;
+  TaskStatus desired_status = TaskStatus::kRunning;  // only kRunning or kStopped
+  std::string stop_code;
+  std::string stopped_reason;
+  TimeMs created_at = 0;
+  std::optional<TimeMs> pull_started_at;
+  std::optional<TimeMs> pull_stopped_at;
+  std::optional<TimeMs> started_at;
+  std::optional<TimeMs> stopping_at;
+  std::optional<TimeMs> execution_stopped_at;
+  std::optional<TimeMs> stopped_at;
+  std::int64_t version = 1;
+  std::vector<Container> containers;
+};
+
+}  // namespace berth::state

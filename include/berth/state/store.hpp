@@ -1,0 +1,44 @@
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <berth/common/arn.hpp>
+#include <berth/state/model.hpp>
+
+namespace berth::state {
+
+// Everything one account holds in one region.
+struct RegionState {
+  std::map<std::string, Cluster, std::less<>> clusters;                           // by name
+  std::map<std::string, std::vector<TaskDefinition>, std::less<>> task_definitions;  // family -> revisions (rev-1)
+  std::map<std::string, Task, std::less<>> tasks;                                  // by task id
+};
+
+// The in-memory model of every account and region. No I/O and no locks: it belongs to the control strand.
+class Store {
+ public:
+  RegionState& region(const Scope& scope);
+  RegionState* find_region(const Scope& scope);
+
+  // Tasks are also found by id alone (ids are random and unique across scopes): runtime events carry only ids.
+  Task* find_task(std::string_view task_id);
+  void index_task(const Task& task);
+
+  template <typename F>
+  void for_each_region(F&& f) {
+    for (auto& [key, region] : regions_) {
+      f(Scope{key.first, key.second}, region);
+    }
+  }
+
+  void clear();
+
+ private:
+  std::map<std::pair<std::string, std::string>, RegionState, std::less<>> regions_;
+  std::map<std::string, Scope, std::less<>> task_scopes_;
+};
+
+}  // namespace berth::state

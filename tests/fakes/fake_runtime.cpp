@@ -1,0 +1,171 @@
+#include "fakes/fake_runtime.hpp"
+
+namespace berth::testing {
+
+int FakeContainerRuntime::run_pending() {
+  // Only what is queued now: completions that these queue wait for the next call.
+  const int n = static_cast<int>(queue_.size());
+  for (int i = 0; i < n; ++i) {
+    auto f = std::move(queue_.front());
+    queue_.pop_front();
+    f();
+  }
+  return n;
+}
+
+std::optional<runtime::RuntimeError> FakeContainerRuntime::take_failure(const std::string& op) {
+  auto it = failures_.find(op);
+  if (it == failures_.end() || it->second.empty()) {
+    return std::nullopt;
+  }
+  auto e = it->second.front();
+  it->second.erase(it->second.begin());
+  return e;
+}
+
+bool FakeContainerRuntime::is_running(const std::string& id) const {
+  auto it = containers_.find(id);
+  return it != containers_.end() && it->second.running;
+}
+
+void FakeContainerRuntime::exit(const std::string& container_id, int code, bool overtake) {
+  auto it = containers_.find(container_id);
+  if (it == containers_.end()) {
+    return;
+  }
+  it->second.running = false;
+  it->second.exit_code = code;
+  runtime::RuntimeEvent e;
+  e.type = runtime::RuntimeEvent::Type::kDie;
+  e.container_id = container_id;
+  e.exit_code = code;
+  e.labels = it->second.spec.labels;
+  if (overtake) {
+    queue_.push_front([this, e] {
+      if (on_event_) {
+        on_event_(e);
+      }
+    });
+    return;
+  }
+  emit(std::move(e));
+}
+
+void FakeContainerRuntime::emit(runtime::RuntimeEvent event) {
+  later([this, event = std::move(event)] {
+    if (on_event_) {
+      on_event_(event);
+    }
+  });
+}
+
+void FakeContainerRuntime::ensure_image(std::string image, std::function<void(runtime::ImageOutcome)> done) {
+  actions_.push_back("ensure_image " + image);
+  auto failure = take_failure("ensure_image");
+  later([failure, image, done = std::move(done)] {
+    runtime::ImageOutcome out;
+    out.error = failure;
+    out.image_id = "sha256:" + std::string(64, 'a');
+    done(out);
+  });
+}
+
+void FakeContainerRuntime::create(runtime::ContainerSpec spec, std::function<void(runtime::CreateOutcome)> done) {
+  auto failure = take_failure("create");
+  std::string id = "c" + std::to_string(next_id_++);
+  actions_.push_back("create " + spec.labels["com.amazonaws.ecs.container-name"] + (failure ? "" : " -> " + id));
+  specs_.push_back(spec);
+  if (!failure) {
+    containers_[id] = FakeContainer{std::move(spec), false, std::nullopt};
+  }
+  later([failure, id, done = std::move(done)] {
+    runtime::CreateOutcome out;
+    out.error = failure;
+    if (!failure) {
+      out.container_id = id;
+    }
+    done(out);
+  });
+}
+
+void FakeContainerRuntime::start(std::string id, std::function<void(runtime::StartOutcome)> done) {
+  actions_.push_back("start " + id);
+  auto failure = take_failure("start");
+  std::vector<runtime::PortBinding> bindings;
+  auto it = containers_.find(id);
+  if (!failure && it != containers_.end()) {
+    it->second.running = true;
+    int dynamic = 32768;
+    for (auto b : it->second.spec.ports) {
+      if (b.host_port == 0) {
+        b.host_port = dynamic++;
+      }
+      bindings.push_back(b);
+    }
+  }
+  later([failure, bindings, done = std::move(done)] {
+    runtime::StartOutcome out;
+    out.error = failure;
+    out.bindings = bindings;
+    done(out);
+  });
+}
+
+void FakeContainerRuntime::kill(std::string id, std::string signal, std::function<void(runtime::Done)> done) {
+  actions_.push_back("kill " + id + " " + signal);
+  auto failure = take_failure("kill");
+  later([failure, done = std::move(done)] { done(runtime::Done{failure}); });
+}
+
+void FakeContainerRuntime::remove(std::string id, std::function<void(runtime::Done)> done) {
+  actions_.push_back("remove " + id);
+  containers_.erase(id);
+  later([done = std::move(done)] { done(runtime::Done{}); });
+}
+
+void FakeContainerRuntime::inspect(std::string id, std::function<void(runtime::InspectOutcome)> done) {
+  runtime::InspectOutcome out;
+  auto it = containers_.find(id);
+  if (it == containers_.end()) {
+    out.error = runtime::RuntimeError{runtime::ErrorKind::kNotFound, "No such container: " + id};
+  } else {
+    out.state.id = id;
+    out.state.labels = it->second.spec.labels;
+    out.state.running = it->second.running;
+    out.state.exit_code = it->second.exit_code;
+  }
+  later([out, done = std::move(done)] { done(out); });
+}
+
+void FakeContainerRuntime::list(runtime::Labels filter, std::function<void(runtime::ListOutcome)> done) {
+  runtime::ListOutcome out;
+  out.error = take_failure("list");
+  for (const auto& [id, c] : containers_) {
+    bool match = true;
+    for (const auto& [k, v] : filter) {
+      auto l = c.spec.labels.find(k);
+      match = match && l != c.spec.labels.end() && l->second == v;
+    }
+    if (match) {
+      runtime::ContainerState s;
+      s.id = id;
+      s.labels = c.spec.labels;
+      s.running = c.running;
+      s.exit_code = c.exit_code;
+      out.containers.push_back(s);
+    }
+  }
+  later([out, done = std::move(done)] { done(out); });
+}
+
+void FakeContainerRuntime::info(std::function<void(runtime::EngineInfo)> done) {
+  later([done = std::move(done)] { done(runtime::EngineInfo{true, "fake", "1.41", ""}); });
+}
+
+void FakeContainerRuntime::watch(runtime::Labels, std::function<void(runtime::RuntimeEvent)> on_event,
+                                 std::function<void()> on_connected) {
+  on_event_ = std::move(on_event);
+  later(std::move(on_connected));
+}
+
+}  // namespace berth::testing

@@ -1,0 +1,64 @@
+#pragma once
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <berth/runtime/container_runtime.hpp>
+
+namespace berth::testing {
+
+// A ContainerRuntime that records every action and completes nothing until the test says so, so tests can
+// assert the exact sequence of engine calls and interleave events with completions deterministically.
+class FakeContainerRuntime final : public runtime::ContainerRuntime {
+ public:
+  // Makes the next call of `op` ("ensure_image", "create", "start", "kill", "remove", "list") fail.
+  void fail_next(const std::string& op, runtime::RuntimeError error) { failures_[op].push_back(std::move(error)); }
+  // Runs the completions queued so far (not the ones they queue in turn); returns how many ran.
+  int run_pending();
+  // The engine reports that a container exited. With `overtake`, the event is delivered before completions
+  // already queued (engine events and API replies race in real life).
+  void exit(const std::string& container_id, int code, bool overtake = false);
+  void emit(runtime::RuntimeEvent event);
+  void set_image_present(const std::string& image, bool present) { images_[image] = present; }
+
+  const std::vector<std::string>& actions() const { return actions_; }
+  void clear_actions() { actions_.clear(); }
+  const std::vector<runtime::ContainerSpec>& created_specs() const { return specs_; }
+  bool is_running(const std::string& id) const;
+  std::size_t live_containers() const { return containers_.size(); }
+
+  void ensure_image(std::string image, std::function<void(runtime::ImageOutcome)> done) override;
+  void create(runtime::ContainerSpec spec, std::function<void(runtime::CreateOutcome)> done) override;
+  void start(std::string id, std::function<void(runtime::StartOutcome)> done) override;
+  void kill(std::string id, std::string signal, std::function<void(runtime::Done)> done) override;
+  void remove(std::string id, std::function<void(runtime::Done)> done) override;
+  void inspect(std::string id, std::function<void(runtime::InspectOutcome)> done) override;
+  void list(runtime::Labels filter, std::function<void(runtime::ListOutcome)> done) override;
+  void info(std::function<void(runtime::EngineInfo)> done) override;
+  void watch(runtime::Labels filter, std::function<void(runtime::RuntimeEvent)> on_event,
+             std::function<void()> on_connected) override;
+  void shutdown() override {}
+
+ private:
+  struct FakeContainer {
+    runtime::ContainerSpec spec;
+    bool running = false;
+    std::optional<int> exit_code;
+  };
+  std::optional<runtime::RuntimeError> take_failure(const std::string& op);
+  void later(std::function<void()> f) { queue_.push_back(std::move(f)); }
+
+  std::deque<std::function<void()>> queue_;
+  std::vector<std::string> actions_;
+  std::vector<runtime::ContainerSpec> specs_;
+  std::map<std::string, std::vector<runtime::RuntimeError>> failures_;
+  std::map<std::string, bool> images_;
+  std::map<std::string, FakeContainer> containers_;
+  std::function<void(runtime::RuntimeEvent)> on_event_;
+  int next_id_ = 1;
+};
+
+}  // namespace berth::testing
