@@ -1,0 +1,11 @@
+#include "ecs_common.hpp"
+
+namespace berth::services {
+
+void register_ecs_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
+  ecs::register_cluster_handlers(table, ctx);
+  ecs::register_task_definition_handlers(table, ctx);
+  ecs::register_task_handlers(table, ctx);
+}
+
+}  // namespace berth::services

@@ -1,0 +1,245 @@
+#include <algorithm>
+
+#include "ecs_common.hpp"
+#include <berth/common/ids.hpp>
+#include <berth/services/paging.hpp>
+#include <berth/state/transitions.hpp>
+
+namespace berth::services::ecs {
+namespace {
+
+bool has_value(const json& list, const char* v) {
+  return list.is_array() && std::any_of(list.begin(), list.end(), [&](const json& x) { return x == v; });
+}
+
+// Applies one containerOverride to a container definition, as ECS does: command replaces, environment merges
+// by name, cpu/memory/memoryReservation replace.
+void apply_container_override(json& def, const json& o) {
+  for (const char* key : {"command", "cpu", "memory", "memoryReservation"}) {
+    if (o.contains(key)) {
+      def[key] = o[key];
+    }
+  }
+  if (o.contains("environment")) {
+    json env = def.value("environment", json::array());
+    for (const auto& kv : o["environment"]) {
+      auto it = std::find_if(env.begin(), env.end(), [&](const json& e) { return e.value("name", "") == kv.value("name", ""); });
+      if (it != env.end()) {
+        *it = kv;
+      } else {
+        env.push_back(kv);
+      }
+    }
+    def["environment"] = env;
+  }
+}
+
+// The launch-type checks ECS makes before it places anything, plus the parts of RunTask berth does not run yet.
+std::optional<AwsError> check_run_task(const json& in, const state::TaskDefinition& td, const std::string& launch_type) {
+  if (in.contains("capacityProviderStrategy") && in.contains("launchType")) {
+    return invalid_parameter("Specifying both a launch type and capacity provider strategy is not supported.");
+  }
+  if (in.contains("capacityProviderStrategy")) {
+    return unsupported("berth does not support capacityProviderStrategy on RunTask yet.");
+  }
+  if (launch_type != "EC2") {
+    return unsupported("berth does not support launch type " + launch_type + " yet.");
+  }
+  if (!has_value(td.doc.value("compatibilities", json::array()), "EC2")) {
+    return invalid_parameter("Task definition does not support launch_type EC2.");
+  }
+  const std::string mode = td.doc.value("networkMode", "bridge");
+  if (mode != "bridge" && mode != "host" && mode != "none") {
+    return unsupported("berth does not support networkMode " + mode + " yet.");
+  }
+  for (const char* key : {"placementConstraints", "placementStrategy"}) {
+    if (in.contains(key) && !in[key].empty()) {
+      return unsupported(std::string("berth does not support ") + key + " on RunTask yet.");
+    }
+  }
+  for (const auto& c : td.doc["containerDefinitions"]) {
+    for (const char* key : {"dependsOn", "healthCheck", "secrets", "links", "volumesFrom", "mountPoints"}) {
+      if (c.contains(key) && !c[key].empty()) {
+        return unsupported(std::string("berth does not support container ") + key + " yet (container '" +
+                           c.value("name", "") + "').");
+      }
+    }
+  }
+  if (!td.doc.value("volumes", json::array()).empty()) {
+    return unsupported("berth does not support task volumes yet.");
+  }
+  return std::nullopt;
+}
+
+Result<json> run_task(EcsContext& ctx, const protocol::Call& call) {
+  const json& in = call.input;
+  const Scope& scope = call.caller.scope;
+  auto& region = ctx.store.region(scope);
+  auto cluster = resolve_cluster(region, scope, in);
+  if (!cluster) {
+    return cluster.error();
+  }
+  auto* td = find_task_definition(region, in["taskDefinition"].get<std::string>());
+  if (td == nullptr) {
+    return invalid_parameter("TaskDefinition not found.");
+  }
+  if (td->status != "ACTIVE") {
+    return client_exception("TaskDefinition is inactive");
+  }
+  const int count = in.value("count", 1);
+  if (count < 1 || count > 10) {
+    return invalid_parameter("Count must be between 1 and 10.");
+  }
+  const std::string launch_type = in.value("launchType", "EC2");
+  if (auto error = check_run_task(in, *td, launch_type)) {
+    return *error;
+  }
+  const json overrides = in.value("overrides", json::object());
+  for (const auto& o : overrides.value("containerOverrides", json::array())) {
+    const std::string name = o.value("name", "");
+    const auto& defs = td->doc["containerDefinitions"];
+    if (std::none_of(defs.begin(), defs.end(), [&](const json& d) { return d.value("name", "") == name; })) {
+      return invalid_parameter("Override for container named " + name + " is not a container in the TaskDefinition.");
+    }
+  }
+
+  json tasks = json::array();
+  const TimeMs now = ctx.clock.now_ms();
+  for (int i = 0; i < count; ++i) {
+    state::Task t;
+    t.id = ids::hex32();
+    t.scope = scope;
+    t.arn = ecs_arn::task(scope, (*cluster)->name, t.id);
+    t.cluster_name = (*cluster)->name;
+    t.cluster_arn = (*cluster)->arn;
+    t.task_definition_arn = td->arn;
+    t.family = td->family;
+    t.revision = td->revision;
+    t.launch_type = launch_type;
+    t.network_mode = td->doc.value("networkMode", "bridge");
+    t.group = in.value("group", "family:" + td->family);
+    t.started_by = in.value("startedBy", "");
+    t.cpu = overrides.value("cpu", td->doc.value("cpu", ""));
+    t.memory = overrides.value("memory", td->doc.value("memory", ""));
+    t.overrides = overrides;
+    t.tags = in.value("tags", json::array());
+    t.created_at = now;
+    for (const auto& def_in : td->doc["containerDefinitions"]) {
+      state::Container c;
+      c.definition = def_in;
+      for (const auto& o : overrides.value("containerOverrides", json::array())) {
+        if (o.value("name", "") == def_in.value("name", "")) {
+          apply_container_override(c.definition, o);
+        }
+      }
+      c.name = def_in.value("name", "");
+      c.image = def_in.value("image", "");
+      c.essential = def_in.value("essential", true);
+      c.arn = ecs_arn::container(scope, t.cluster_name, t.id, ids::uuid4());
+      c.stop_timeout_s = def_in.value("stopTimeout", 30);
+      t.containers.push_back(std::move(c));
+    }
+    const std::string id = t.id;
+    ctx.store.index_task(t);
+    region.tasks.emplace(id, std::move(t));
+    // Hand the task to the scheduler now, so the response already shows the status it moved to.
+    ctx.task_changed(id);
+    tasks.push_back(render_task(region.tasks.at(id), true));
+  }
+  return json{{"tasks", tasks}, {"failures", json::array()}};
+}
+
+Result<json> describe_tasks(EcsContext& ctx, const protocol::Call& call) {
+  const Scope& scope = call.caller.scope;
+  auto& region = ctx.store.region(scope);
+  auto cluster = resolve_cluster(region, scope, call.input);
+  if (!cluster) {
+    return cluster.error();
+  }
+  const json& refs = call.input["tasks"];
+  if (refs.size() > 100) {
+    return invalid_parameter("Tasks cannot have more than 100 elements");
+  }
+  const bool with_tags = has_value(call.input.value("include", json::array()), "TAGS");
+  json tasks = json::array();
+  json failures = json::array();
+  for (const auto& ref : refs) {
+    const std::string r = ref.get<std::string>();
+    auto* t = find_task(region, **cluster, r);
+    if (t == nullptr) {
+      failures.push_back({{"arn", r.starts_with("arn:") ? r : ecs_arn::task(scope, (*cluster)->name, r)}, {"reason", "MISSING"}});
+      continue;
+    }
+    tasks.push_back(render_task(*t, with_tags));
+  }
+  return json{{"tasks", tasks}, {"failures", failures}};
+}
+
+Result<json> list_tasks(EcsContext& ctx, const protocol::Call& call) {
+  const json& in = call.input;
+  const Scope& scope = call.caller.scope;
+  auto& region = ctx.store.region(scope);
+  auto cluster = resolve_cluster(region, scope, in);
+  if (!cluster) {
+    return cluster.error();
+  }
+  if (in.contains("containerInstance")) {
+    return invalid_parameter("The referenced container instance was not found.");
+  }
+  const std::string desired = in.value("desiredStatus", "RUNNING");
+  const std::string family = in.value("family", "");
+  const std::string started_by = in.value("startedBy", "");
+  const std::string launch_type = in.value("launchType", "");
+  const std::string service = in.value("serviceName", "");
+  std::vector<std::string> arns;
+  for (const auto& [id, t] : region.tasks) {
+    if (t.cluster_name != (*cluster)->name || state::to_string(t.desired_status) != desired) {
+      continue;
+    }
+    if ((!family.empty() && t.family != family) || (!started_by.empty() && t.started_by != started_by) ||
+        (!launch_type.empty() && t.launch_type != launch_type) ||
+        (!service.empty() && t.group != "service:" + service)) {
+      continue;
+    }
+    arns.push_back(t.arn);
+  }
+  std::sort(arns.begin(), arns.end());
+  auto page = paginate_input(arns, in, 100);
+  if (!page) {
+    return page.error();
+  }
+  json out = {{"taskArns", page->items}};
+  if (!page->next_token.empty()) {
+    out["nextToken"] = page->next_token;
+  }
+  return out;
+}
+
+Result<json> stop_task(EcsContext& ctx, const protocol::Call& call) {
+  const Scope& scope = call.caller.scope;
+  auto& region = ctx.store.region(scope);
+  auto cluster = resolve_cluster(region, scope, call.input);
+  if (!cluster) {
+    return cluster.error();
+  }
+  auto* t = find_task(region, **cluster, call.input["task"].get<std::string>());
+  if (t == nullptr) {
+    return invalid_parameter("The referenced task was not found.");
+  }
+  std::string reason = call.input.value("reason", "");
+  state::request_task_stop(*t, "UserInitiated", reason.empty() ? "Task stopped by user" : reason, ctx.clock.now_ms());
+  const std::string id = t->id;
+  ctx.task_changed(id);
+  return json{{"task", render_task(region.tasks.at(id), true)}};
+}
+
+}  // namespace
+
+void register_task_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
+  table.add("ecs", "RunTask", [&ctx](const protocol::Call& c) { return run_task(ctx, c); });
+  table.add("ecs", "DescribeTasks", [&ctx](const protocol::Call& c) { return describe_tasks(ctx, c); });
+  table.add("ecs", "ListTasks", [&ctx](const protocol::Call& c) { return list_tasks(ctx, c); });
+  table.add("ecs", "StopTask", [&ctx](const protocol::Call& c) { return stop_task(ctx, c); });
+}
+
+}  // namespace berth::services::ecs
