@@ -1,0 +1,41 @@
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <berth/common/result.hpp>
+
+namespace berth::app {
+
+struct Config {
+  std::string listen = "127.0.0.1";
+  std::uint16_t port = 4566;
+  std::string region = "us-east-1";
+  std::string account = "000000000000";
+  std::string data_dir;
+  std::string log_level = "info";
+  std::string log_format = "text";  // text | json
+  std::string docker_host;          // empty: DOCKER_HOST, else unix:///var/run/docker.sock
+  std::string host_ip = "127.0.0.1";  // where bridge-mode host ports are published
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  int threads = 2;
+};
+
+enum class Command { kServe, kVersion, kHelp };
+
+struct Invocation {
+  Command command = Command::kHelp;
+  Config config;
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// Reads `berth <command> [flags]`; each flag has a BERTH_* environment equivalent (flags win).
+Result<Invocation> parse_command_line(const std::vector<std::string>& args, const EnvLookup& env);
+
+std::string usage();
+
+}  // namespace berth::app

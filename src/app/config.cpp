@@ -1,0 +1,190 @@
+#include <berth/app/config.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace berth::app {
+namespace {
+
+struct Flag {
+  const char* name;  // without leading dashes
+  const char* env;
+  const char* help;
+  std::function<std::optional<std::string>(Config&, const std::string&)> apply;  // error message or nullopt
+};
+
+std::optional<std::string> parse_uint(const std::string& v, std::uint64_t max, std::uint64_t& out) {
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n > max) {
+    return "expects a number up to " + std::to_string(max) + ", got '" + v + "'";
+  }
+  out = n;
+  return std::nullopt;
+}
+
+const std::vector<Flag>& flags() {
+  static const std::vector<Flag> kFlags = {
+      {"listen", "BERTH_LISTEN", "address to listen on (default 127.0.0.1; 0.0.0.0 exposes berth to the network)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         c.listen = v;
+         return std::nullopt;
+       }},
+      {"port", "BERTH_PORT", "TCP port (default 4566; 0 picks a free one)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         std::uint64_t n = 0;
+         if (auto e = parse_uint(v, 65535, n)) {
+           return e;
+         }
+         c.port = static_cast<std::uint16_t>(n);
+         return std::nullopt;
+       }},
+      {"region", "BERTH_REGION", "region for requests that carry none (default us-east-1)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v.empty() || !std::all_of(v.begin(), v.end(), [](char ch) {
+               return std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '-';
+             })) {
+           return "expects a region name such as us-east-1, got '" + v + "'";
+         }
+         c.region = v;
+         return std::nullopt;
+       }},
+      {"account", "BERTH_ACCOUNT", "account id for requests whose access key is not a 12-digit id (default 000000000000)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v.size() != 12 || !std::all_of(v.begin(), v.end(), ::isdigit)) {
+           return "expects 12 digits, got '" + v + "'";
+         }
+         c.account = v;
+         return std::nullopt;
+       }},
+      {"data-dir", "BERTH_DATA_DIR", "directory for berth's persistent data (see README)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         c.data_dir = v;
+         return std::nullopt;
+       }},
+      {"log-level", "BERTH_LOG_LEVEL", "trace, debug, info, warn, error or off (default info)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+         if (std::none_of(std::begin(kLevels), std::end(kLevels), [&](const char* l) { return v == l; })) {
+           return "expects trace, debug, info, warn, error or off, got '" + v + "'";
+         }
+         c.log_level = v;
+         return std::nullopt;
+       }},
+      {"log-format", "BERTH_LOG_FORMAT", "text or json (JSON lines) (default text)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v != "text" && v != "json") {
+           return "expects text or json, got '" + v + "'";
+         }
+         c.log_format = v;
+         return std::nullopt;
+       }},
+      {"docker-host", "BERTH_DOCKER_HOST", "Docker Engine address (default $DOCKER_HOST, else unix:///var/run/docker.sock)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         c.docker_host = v;
+         return std::nullopt;
+       }},
+      {"host-ip", "BERTH_HOST_IP", "address that bridge-mode host ports are published on (default 127.0.0.1)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         c.host_ip = v;
+         return std::nullopt;
+       }},
+      {"max-body-bytes", "BERTH_MAX_BODY_BYTES", "largest API request body accepted (default 4194304)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         std::uint64_t n = 0;
+         if (auto e = parse_uint(v, 1ull << 30, n)) {
+           return e;
+         }
+         c.max_body_bytes = n;
+         return std::nullopt;
+       }},
+      {"threads", "BERTH_THREADS", "I/O threads (default 2)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         std::uint64_t n = 0;
+         if (auto e = parse_uint(v, 64, n); e || n == 0) {
+           return "expects a number from 1 to 64, got '" + v + "'";
+         }
+         c.threads = static_cast<int>(n);
+         return std::nullopt;
+       }},
+  };
+  return kFlags;
+}
+
+AwsError usage_error(std::string message) { return AwsError::client("UsageError", std::move(message)); }
+
+}  // namespace
+
+std::string usage() {
+  std::string out =
+      "berth: a local Amazon ECS control plane that runs real Docker containers.\n\n"
+      "Usage:\n"
+      "  berth serve [flags]   answer the ECS API and run tasks on the Docker engine\n"
+      "  berth version         print the version\n"
+      "  berth --help          print this help\n\n"
+      "Flags of serve (each also read from its environment variable; a flag wins):\n";
+  for (const auto& f : flags()) {
+    std::string left = std::string("  --") + f.name + " <value>";
+    left.resize(std::max<std::size_t>(left.size() + 1, 30), ' ');
+    out += left + f.help + " [" + f.env + "]\n";
+  }
+  return out;
+}
+
+Result<Invocation> parse_command_line(const std::vector<std::string>& args, const EnvLookup& env) {
+  Invocation inv;
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    inv.command = Command::kHelp;
+    return inv;
+  }
+  if (args[0] == "version" || args[0] == "--version") {
+    inv.command = Command::kVersion;
+    return inv;
+  }
+  if (args[0] != "serve") {
+    return usage_error("unknown command '" + args[0] + "' (try berth --help)");
+  }
+  inv.command = Command::kServe;
+  for (const auto& f : flags()) {
+    if (auto v = env(f.env)) {
+      if (auto e = f.apply(inv.config, *v)) {
+        return usage_error(std::string(f.env) + " " + *e);
+      }
+    }
+  }
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      inv.command = Command::kHelp;
+      return inv;
+    }
+    if (!arg.starts_with("--")) {
+      return usage_error("unexpected argument '" + arg + "'");
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    auto it = std::find_if(flags().begin(), flags().end(), [&](const Flag& f) { return name == f.name; });
+    if (it == flags().end()) {
+      return usage_error("unknown flag --" + name + " (try berth --help)");
+    }
+    if (!has_value) {
+      if (i + 1 >= args.size()) {
+        return usage_error("flag --" + name + " needs a value");
+      }
+      value = args[++i];
+    }
+    if (auto e = it->apply(inv.config, value)) {
+      return usage_error("--" + name + " " + *e);
+    }
+  }
+  return inv;
+}
+
+}  // namespace berth::app

@@ -1,0 +1,59 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include <berth/app/config.hpp>
+
+namespace berth::app {
+namespace {
+
+Result<Invocation> parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  return parse_command_line(args, [env](const std::string& k) -> std::optional<std::string> {
+    auto it = env.find(k);
+    return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+  });
+}
+
+TEST(ConfigTest, DefaultsAreSafe) {
+  auto inv = parse({"serve"});
+  ASSERT_TRUE(inv);
+  EXPECT_EQ(inv->command, Command::kServe);
+  EXPECT_EQ(inv->config.listen, "127.0.0.1");
+  EXPECT_EQ(inv->config.port, 4566);
+  EXPECT_EQ(inv->config.region, "us-east-1");
+  EXPECT_EQ(inv->config.account, "000000000000");
+  EXPECT_EQ(inv->config.host_ip, "127.0.0.1");
+}
+
+TEST(ConfigTest, FlagsWinOverEnvironment) {
+  auto inv = parse({"serve", "--port", "5000", "--region=eu-west-1"},
+                   {{"BERTH_PORT", "6000"}, {"BERTH_ACCOUNT", "123456789012"}, {"BERTH_REGION", "us-west-2"}});
+  ASSERT_TRUE(inv);
+  EXPECT_EQ(inv->config.port, 5000);
+  EXPECT_EQ(inv->config.region, "eu-west-1");
+  EXPECT_EQ(inv->config.account, "123456789012");
+}
+
+TEST(ConfigTest, BadValuesAreRefusedWithTheFlagName) {
+  auto r = parse({"serve", "--port", "70000"});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("--port"), std::string::npos);
+  EXPECT_FALSE(parse({"serve", "--account", "12"}));
+  EXPECT_FALSE(parse({"serve", "--log-format", "xml"}));
+  EXPECT_FALSE(parse({"serve", "--bogus", "1"}));
+  EXPECT_FALSE(parse({"serve", "--port"}));
+  EXPECT_FALSE(parse({"frobnicate"}));
+  auto e = parse({"serve"}, {{"BERTH_LOG_LEVEL", "loud"}});
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message.find("BERTH_LOG_LEVEL"), std::string::npos);
+}
+
+TEST(ConfigTest, VersionAndHelp) {
+  EXPECT_EQ(parse({"version"})->command, Command::kVersion);
+  EXPECT_EQ(parse({"--help"})->command, Command::kHelp);
+  EXPECT_EQ(parse({})->command, Command::kHelp);
+  EXPECT_NE(usage().find("BERTH_DOCKER_HOST"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::app
