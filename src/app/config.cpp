@@ -122,6 +122,7 @@ std::string usage() {
       "Usage:\n"
       "  berth serve [flags]   answer the ECS API and run tasks on the Docker engine\n"
       "  berth version         print the version\n"
+      "  berth coverage        print the table of supported API operations (Markdown)\n"
       "  berth --help          print this help\n\n"
       "Flags of serve (each also read from its environment variable; a flag wins):\n";
   for (const auto& f : flags()) {
@@ -140,6 +141,10 @@ Result<Invocation> parse_command_line(const std::vector<std::string>& args, cons
   }
   if (args[0] == "version" || args[0] == "--version") {
     inv.command = Command::kVersion;
+    return inv;
+  }
+  if (args[0] == "coverage") {
+    inv.command = Command::kCoverage;
     return inv;
   }
   if (args[0] != "serve") {

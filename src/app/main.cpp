@@ -8,6 +8,8 @@
 
 #include <berth/app/app.hpp>
 #include <berth/app/config.hpp>
+#include <berth/protocol/coverage.hpp>
+#include <berth/services/ecs.hpp>
 
 namespace {
 
@@ -78,6 +80,15 @@ int main(int argc, char** argv) {
     case berth::app::Command::kVersion:
       std::cout << "berth " << BERTH_VERSION << "\n";
       return 0;
+    case berth::app::Command::kCoverage: {
+      berth::ManualClock clock;
+      berth::state::Store store;
+      berth::services::EcsContext ecs{store, clock, [](const std::string&) {}};
+      berth::protocol::HandlerTable table;
+      berth::services::register_ecs_handlers(table, ecs);
+      std::cout << berth::protocol::coverage_markdown(table);
+      return 0;
+    }
     case berth::app::Command::kServe:
       break;
   }

@@ -24,7 +24,7 @@ struct Config {
   int threads = 2;
 };
 
-enum class Command { kServe, kVersion, kHelp };
+enum class Command { kServe, kVersion, kHelp, kCoverage };
 
 struct Invocation {
   Command command = Command::kHelp;
