@@ -1,0 +1,723 @@
+#include <berth/runtime/docker_runtime.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <map>
+#include <stdexcept>
+#include <utility>
+
+#include <spdlog/spdlog.h>
+
+#include "curl_loop.hpp"
+#include "docker_wire.hpp"
+
+namespace berth::runtime {
+namespace {
+
+using docker_detail::CurlLoop;
+using docker_detail::daemon_error_text;
+using docker_detail::Endpoint;
+using docker_detail::HttpRequest;
+using docker_detail::HttpResponse;
+using docker_detail::json;
+using docker_detail::LineSplitter;
+using docker_detail::Transport;
+using docker_detail::url_encode;
+
+constexpr std::string_view kDefaultHost = "unix:///var/run/docker.sock";
+constexpr std::size_t kMaxStreamLine = std::size_t{1} << 20;
+// Characters an image reference keeps unescaped in a path, as the docker CLI sends it.
+constexpr std::string_view kImagePathKeep = "/:@";
+
+using ApiReady = std::function<void(std::optional<RuntimeError>)>;
+
+RuntimeError make_error(ErrorKind kind, std::string message) {
+  return RuntimeError{kind, std::move(message)};
+}
+
+// The docker CLI's wording for the same failures, so operators recognise them.
+RuntimeError transport_error(const Endpoint& endpoint, const HttpResponse& r) {
+  switch (r.transport) {
+    case Transport::kCannotConnect:
+      return make_error(ErrorKind::kEngineUnavailable, "Cannot connect to the Docker daemon at " +
+                                                           endpoint.host + ". Is the docker daemon running?");
+    case Transport::kPermissionDenied:
+      return make_error(ErrorKind::kEngineUnavailable,
+                        "Got permission denied while trying to connect to the Docker daemon socket at " +
+                            endpoint.host + ": " + r.transport_message);
+    case Transport::kTimeout:
+      return make_error(ErrorKind::kEngineUnavailable, "error during connect: the Docker daemon at " +
+                                                           endpoint.host +
+                                                           " did not answer in time: " + r.transport_message);
+    case Transport::kTooLarge:
+    case Transport::kAborted:
+      return make_error(ErrorKind::kOther,
+                        "error reading the Docker daemon's response: " + r.transport_message);
+    case Transport::kOk:
+    case Transport::kOther:
+      break;
+  }
+  return make_error(ErrorKind::kEngineUnavailable, "error during connect: " + r.transport_message);
+}
+
+RuntimeError daemon_error(const HttpResponse& r, ErrorKind kind) {
+  return make_error(kind, daemon_error_text(r.status, r.body));
+}
+
+ErrorKind kind_for_status(long status) {
+  switch (status) {
+    case 404:
+      return ErrorKind::kNotFound;
+    case 409:
+      return ErrorKind::kConflict;
+    default:
+      return ErrorKind::kOther;
+  }
+}
+
+// Transport failure, or an HTTP error mapped by `kind_for_status` unless overridden.
+RuntimeError failure(const Endpoint& endpoint, const HttpResponse& r, std::optional<ErrorKind> kind = {}) {
+  if (r.transport != Transport::kOk) {
+    return transport_error(endpoint, r);
+  }
+  return daemon_error(r, kind.value_or(kind_for_status(r.status)));
+}
+
+// Parses an engine body; a malformed one becomes a kOther error instead of an exception.
+std::optional<json> parse_body(const HttpResponse& r, RuntimeError* error) {
+  json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    *error = make_error(ErrorKind::kOther, "unreadable response from the Docker daemon (HTTP " +
+                                               std::to_string(r.status) + "): " + r.body.substr(0, 200));
+    return std::nullopt;
+  }
+  return j;
+}
+
+bool contains_ci(std::string_view haystack, std::string_view needle) {
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  });
+  return it != haystack.end();
+}
+
+// An image id rather than a reference: nothing to pull, only to find.
+bool is_image_id(std::string_view image) {
+  if (image.starts_with("sha256:")) {
+    image.remove_prefix(7);
+  } else {
+    return false;
+  }
+  return image.size() == 64 && image.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+std::string id_of(const json& j) {
+  auto it = j.find("Id");
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Consumes the JSON-lines body of a pull: keeps the first error and logs progress (one line per layer and
+// status change, so "Downloading" ticks don't flood the debug log).
+class PullProgress {
+ public:
+  explicit PullProgress(std::string image) : image_(std::move(image)) {}
+
+  bool feed(std::string_view data) {
+    return lines_.feed(data, [this](std::string_view line) { on_line(line); });
+  }
+  void finish() {
+    lines_.flush([this](std::string_view line) { on_line(line); });
+  }
+  const std::optional<std::string>& error() const { return error_; }
+
+ private:
+  void on_line(std::string_view line) {
+    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) {
+      return;
+    }
+    if (auto e = j.find("error"); e != j.end() && !error_) {
+      error_ = e->is_string() ? e->get<std::string>() : e->dump();
+      if (error_->empty()) {
+        error_ = "pull failed";
+      }
+      return;
+    }
+    auto text = [&](const char* key) {
+      auto it = j.find(key);
+      return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    std::string id = text("id");
+    std::string status = text("status");
+    if (status.empty()) {
+      return;
+    }
+    std::string& last = last_status_[id];
+    if (last != status) {
+      last = status;
+      spdlog::debug("docker pull {}: {}{}{}", image_, id, id.empty() ? "" : " ", status);
+    }
+  }
+
+  std::string image_;
+  LineSplitter lines_{kMaxStreamLine};
+  std::optional<std::string> error_;
+  std::map<std::string, std::string> last_status_;
+};
+
+}  // namespace
+
+class DockerRuntime::Impl {
+ public:
+  explicit Impl(Options options)
+      : options_(std::move(options)),
+        endpoint_(docker_detail::parse_endpoint(options_.host)),
+        loop_(CurlLoop::Config{endpoint_, options_.connect_timeout, options_.max_connections}) {}
+
+  const std::string& host() const { return options_.host; }
+  void shutdown() { loop_.stop(); }
+
+  void ensure_image(std::string image, std::function<void(ImageOutcome)> done);
+  void create(ContainerSpec spec, std::function<void(CreateOutcome)> done);
+  void start(std::string id, std::function<void(StartOutcome)> done);
+  void kill(std::string id, std::string signal, std::function<void(Done)> done);
+  void remove(std::string id, std::function<void(Done)> done);
+  void inspect(std::string id, std::function<void(InspectOutcome)> done);
+  void list(Labels filter, std::function<void(ListOutcome)> done);
+  void info(std::function<void(EngineInfo)> done);
+  void watch(Labels filter, std::function<void(RuntimeEvent)> on_event, std::function<void()> on_connected);
+
+ private:
+  struct Watcher {
+    Labels filter;
+    std::shared_ptr<std::function<void(RuntimeEvent)>> on_event;
+    std::shared_ptr<std::function<void()>> on_connected;
+    std::chrono::milliseconds backoff{0};
+    LineSplitter lines{kMaxStreamLine};
+    bool reported_outage = false;  // one warning per outage, then debug
+  };
+
+  // Caller thread: hands `fn` to the I/O thread (dropped after shutdown, as the contract allows).
+  void on_loop(std::function<void()> fn) {
+    if (!loop_.post(std::move(fn))) {
+      spdlog::debug("docker runtime: operation after shutdown dropped");
+    }
+  }
+
+  // I/O thread: every completion leaves through the poster, never inline.
+  template <typename T>
+  void deliver(std::function<void(T)> done, T outcome) {
+    post_closure(
+        [done = std::move(done), outcome = std::move(outcome)]() mutable { done(std::move(outcome)); });
+  }
+  void post_closure(std::function<void()> fn) {
+    try {
+      options_.post(std::move(fn));
+    } catch (const std::exception& e) {
+      spdlog::error("docker runtime: posting a completion failed: {}", e.what());
+    }
+  }
+
+  HttpRequest request(std::string method, std::string path) const {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.path = std::move(path);
+    r.timeout = options_.request_timeout;
+    return r;
+  }
+  std::string api(std::string_view path) const { return api_prefix_ + std::string(path); }
+
+  void with_api(ApiReady then);
+  std::optional<RuntimeError> apply_version(const HttpResponse& r);
+  void inspect_image(std::string image, std::function<void(HttpResponse)> then);
+  void pull(ImageReference ref, std::string image, std::function<void(ImageOutcome)> done);
+  void inspect_container(const std::string& id, std::function<void(InspectOutcome)> done);
+  void connect_watcher(const std::shared_ptr<Watcher>& w);
+  void retry_watcher(const std::shared_ptr<Watcher>& w, const std::string& why);
+  void handle_event_line(const Watcher& w, std::string_view line);
+
+  Options options_;
+  Endpoint endpoint_;
+
+  // I/O thread only.
+  std::string api_prefix_;  // "/v1.41" once negotiated
+  std::string api_version_;
+  std::string engine_version_;
+  bool negotiating_ = false;
+  std::vector<ApiReady> api_waiters_;
+
+  // Last: destroyed first, so the I/O thread is joined before the state it touches goes away.
+  CurlLoop loop_;
+};
+
+void DockerRuntime::Impl::with_api(ApiReady then) {
+  if (!endpoint_.error.empty()) {
+    then(make_error(ErrorKind::kEngineUnavailable, endpoint_.error));
+    return;
+  }
+  if (!api_prefix_.empty()) {
+    then(std::nullopt);
+    return;
+  }
+  api_waiters_.push_back(std::move(then));
+  if (negotiating_) {
+    return;
+  }
+  negotiating_ = true;
+  loop_.send(request("GET", "/version"), [this](HttpResponse r) {
+    std::optional<RuntimeError> error = apply_version(r);
+    negotiating_ = false;
+    std::vector<ApiReady> waiters;
+    waiters.swap(api_waiters_);
+    for (auto& w : waiters) {
+      w(error);
+    }
+  });
+}
+
+std::optional<RuntimeError> DockerRuntime::Impl::apply_version(const HttpResponse& r) {
+  if (r.transport != Transport::kOk) {
+    return transport_error(endpoint_, r);
+  }
+  if (r.status != 200) {
+    return daemon_error(r, ErrorKind::kEngineUnavailable);
+  }
+  RuntimeError error;
+  auto j = parse_body(r, &error);
+  if (!j) {
+    return error;
+  }
+  auto text = [&](const char* key) {
+    auto it = j->find(key);
+    return it != j->end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::string why;
+  auto negotiated = docker_detail::negotiate_api_version(text("ApiVersion"), text("MinAPIVersion"), &why);
+  if (!negotiated) {
+    return make_error(ErrorKind::kEngineUnavailable, why);
+  }
+  if (api_prefix_.empty()) {
+    spdlog::info("docker engine {} at {}: using API {}", text("Version"), endpoint_.host, *negotiated);
+  }
+  engine_version_ = text("Version");
+  api_version_ = *negotiated;
+  api_prefix_ = "/v" + api_version_;
+  return std::nullopt;
+}
+
+void DockerRuntime::Impl::inspect_image(std::string image, std::function<void(HttpResponse)> then) {
+  loop_.send(request("GET", api("/images/" + url_encode(image, kImagePathKeep) + "/json")), std::move(then));
+}
+
+void DockerRuntime::Impl::ensure_image(std::string image, std::function<void(ImageOutcome)> done) {
+  on_loop([this, image = std::move(image), done = std::move(done)]() mutable {
+    with_api([this, image = std::move(image),
+              done = std::move(done)](std::optional<RuntimeError> err) mutable {
+      if (err) {
+        deliver(std::move(done), ImageOutcome{std::move(err)});
+        return;
+      }
+      std::optional<ImageReference> ref;
+      if (!is_image_id(image)) {
+        std::string why;
+        ref = parse_image_reference(image, &why);
+        if (!ref) {
+          deliver(std::move(done), ImageOutcome{make_error(ErrorKind::kImageNotFound, why + ": " + image)});
+          return;
+        }
+      }
+      inspect_image(
+          image, [this, image, ref = std::move(ref), done = std::move(done)](HttpResponse r) mutable {
+            if (r.transport == Transport::kOk && r.status == 200) {
+              RuntimeError error;
+              auto j = parse_body(r, &error);
+              if (!j) {
+                deliver(std::move(done), ImageOutcome{error});
+                return;
+              }
+              deliver(std::move(done), ImageOutcome{std::nullopt, id_of(*j), false});
+              return;
+            }
+            if (r.transport == Transport::kOk && r.status == 404 && ref) {
+              pull(std::move(*ref), std::move(image), std::move(done));
+              return;
+            }
+            deliver(std::move(done),
+                    ImageOutcome{failure(endpoint_, r,
+                                         r.status == 404 ? ErrorKind::kImageNotFound : ErrorKind::kOther)});
+          });
+    });
+  });
+}
+
+void DockerRuntime::Impl::pull(ImageReference ref, std::string image,
+                               std::function<void(ImageOutcome)> done) {
+  spdlog::info("docker pull {}", image);
+  HttpRequest req = request("POST", api("/images/create?fromImage=" + url_encode(ref.familiar_name()) +
+                                        "&tag=" + url_encode(ref.pull_tag())));
+  req.timeout = options_.pull_timeout;
+  if (options_.registry_auth) {
+    try {
+      if (auto auth = options_.registry_auth(ref.registry)) {
+        req.headers.push_back("X-Registry-Auth: " + *auth);
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("docker pull {}: registry credentials unavailable: {}", image, e.what());
+    }
+  }
+  auto progress = std::make_shared<PullProgress>(image);
+  req.on_data = [progress](std::string_view data) { return progress->feed(data); };
+  loop_.send(std::move(req), [this, ref, image, progress, done = std::move(done)](HttpResponse r) mutable {
+    if (r.transport == Transport::kTimeout) {
+      deliver(std::move(done),
+              ImageOutcome{make_error(ErrorKind::kImageNotFound,
+                                      "pull of " + image + " timed out: " + r.transport_message)});
+      return;
+    }
+    if (r.transport != Transport::kOk) {
+      deliver(std::move(done), ImageOutcome{transport_error(endpoint_, r)});
+      return;
+    }
+    if (r.status != 200) {
+      deliver(std::move(done), ImageOutcome{daemon_error(r, ErrorKind::kImageNotFound)});
+      return;
+    }
+    progress->finish();
+    if (progress->error()) {
+      spdlog::info("docker pull {} failed: {}", image, *progress->error());
+      deliver(std::move(done), ImageOutcome{make_error(ErrorKind::kImageNotFound, *progress->error())});
+      return;
+    }
+    inspect_image(ref.pinned(), [this, image, done = std::move(done)](HttpResponse again) mutable {
+      if (again.transport != Transport::kOk || again.status != 200) {
+        deliver(std::move(done),
+                ImageOutcome{failure(endpoint_, again,
+                                     again.status == 404 ? ErrorKind::kImageNotFound : ErrorKind::kOther)});
+        return;
+      }
+      RuntimeError error;
+      auto j = parse_body(again, &error);
+      if (!j) {
+        deliver(std::move(done), ImageOutcome{error});
+        return;
+      }
+      spdlog::info("docker pull {} done", image);
+      deliver(std::move(done), ImageOutcome{std::nullopt, id_of(*j), true});
+    });
+  });
+}
+
+void DockerRuntime::Impl::create(ContainerSpec spec, std::function<void(CreateOutcome)> done) {
+  on_loop([this, spec = std::move(spec), done = std::move(done)]() mutable {
+    with_api([this, spec = std::move(spec), done = std::move(done)](std::optional<RuntimeError> err) mutable {
+      if (err) {
+        deliver(std::move(done), CreateOutcome{std::move(err)});
+        return;
+      }
+      std::string path = "/containers/create";
+      if (!spec.name.empty()) {
+        path += "?name=" + url_encode(spec.name);
+      }
+      HttpRequest req = request("POST", api(path));
+      // Replace rather than throw on invalid UTF-8 in, say, an environment value.
+      req.body = docker_detail::create_body(spec).dump(-1, ' ', false, json::error_handler_t::replace);
+      loop_.send(std::move(req), [this, done = std::move(done)](HttpResponse r) mutable {
+        if (r.transport != Transport::kOk || r.status != 201) {
+          // A missing image is the engine's 404 here; a taken name its 409.
+          deliver(std::move(done), CreateOutcome{failure(endpoint_, r,
+                                                         r.status == 404 ? ErrorKind::kImageNotFound
+                                                                         : kind_for_status(r.status))});
+          return;
+        }
+        RuntimeError error;
+        auto j = parse_body(r, &error);
+        if (!j) {
+          deliver(std::move(done), CreateOutcome{error});
+          return;
+        }
+        if (auto w = j->find("Warnings"); w != j->end() && w->is_array() && !w->empty()) {
+          spdlog::debug("docker create {}: warnings {}", id_of(*j), w->dump());
+        }
+        deliver(std::move(done), CreateOutcome{std::nullopt, id_of(*j)});
+      });
+    });
+  });
+}
+
+void DockerRuntime::Impl::inspect_container(const std::string& id, std::function<void(InspectOutcome)> done) {
+  loop_.send(request("GET", api("/containers/" + url_encode(id) + "/json")),
+             [this, done = std::move(done)](HttpResponse r) mutable {
+               if (r.transport != Transport::kOk || r.status != 200) {
+                 done(InspectOutcome{failure(endpoint_, r)});
+                 return;
+               }
+               RuntimeError error;
+               auto j = parse_body(r, &error);
+               if (!j) {
+                 done(InspectOutcome{error});
+                 return;
+               }
+               done(InspectOutcome{std::nullopt, docker_detail::state_from_inspect(*j)});
+             });
+}
+
+void DockerRuntime::Impl::start(std::string id, std::function<void(StartOutcome)> done) {
+  on_loop([this, id = std::move(id), done = std::move(done)]() mutable {
+    with_api([this, id = std::move(id), done = std::move(done)](std::optional<RuntimeError> err) mutable {
+      if (err) {
+        deliver(std::move(done), StartOutcome{std::move(err)});
+        return;
+      }
+      loop_.send(request("POST", api("/containers/" + url_encode(id) + "/start")),
+                 [this, id, done = std::move(done)](HttpResponse r) mutable {
+                   // 304: already running, which is what start wants.
+                   if (r.transport != Transport::kOk || (r.status != 204 && r.status != 304)) {
+                     deliver(std::move(done), StartOutcome{failure(endpoint_, r)});
+                     return;
+                   }
+                   // Dynamic host ports are only known once the engine has started the container.
+                   inspect_container(id, [this, done = std::move(done)](InspectOutcome o) mutable {
+                     deliver(std::move(done), StartOutcome{std::move(o.error), std::move(o.state.bindings)});
+                   });
+                 });
+    });
+  });
+}
+
+void DockerRuntime::Impl::kill(std::string id, std::string signal, std::function<void(Done)> done) {
+  on_loop([this, id = std::move(id), signal = std::move(signal), done = std::move(done)]() mutable {
+    with_api([this, id = std::move(id), signal = std::move(signal),
+              done = std::move(done)](std::optional<RuntimeError> err) mutable {
+      if (err) {
+        deliver(std::move(done), Done{std::move(err)});
+        return;
+      }
+      std::string path = "/containers/" + url_encode(id) + "/kill";
+      if (!signal.empty()) {
+        path += "?signal=" + url_encode(signal);
+      }
+      loop_.send(request("POST", api(path)), [this, done = std::move(done)](HttpResponse r) mutable {
+        if (r.transport == Transport::kOk &&
+            (r.status == 204 || (r.status == 409 && contains_ci(r.body, "not running")))) {
+          deliver(std::move(done), Done{});
+          return;
+        }
+        deliver(std::move(done), Done{failure(endpoint_, r)});
+      });
+    });
+  });
+}
+
+void DockerRuntime::Impl::remove(std::string id, std::function<void(Done)> done) {
+  on_loop([this, id = std::move(id), done = std::move(done)]() mutable {
+    with_api([this, id = std::move(id), done = std::move(done)](std::optional<RuntimeError> err) mutable {
+      if (err) {
+        deliver(std::move(done), Done{std::move(err)});
+        return;
+      }
+      loop_.send(request("DELETE", api("/containers/" + url_encode(id) + "?force=1&v=1")),
+                 [this, done = std::move(done)](HttpResponse r) mutable {
+                   if (r.transport == Transport::kOk && (r.status == 204 || r.status == 404)) {
+                     deliver(std::move(done), Done{});
+                     return;
+                   }
+                   deliver(std::move(done), Done{failure(endpoint_, r)});
+                 });
+    });
+  });
+}
+
+void DockerRuntime::Impl::inspect(std::string id, std::function<void(InspectOutcome)> done) {
+  on_loop([this, id = std::move(id), done = std::move(done)]() mutable {
+    with_api([this, id = std::move(id), done = std::move(done)](std::optional<RuntimeError> err) mutable {
+      if (err) {
+        deliver(std::move(done), InspectOutcome{std::move(err)});
+        return;
+      }
+      inspect_container(id, [this, done = std::move(done)](InspectOutcome o) mutable {
+        deliver(std::move(done), std::move(o));
+      });
+    });
+  });
+}
+
+void DockerRuntime::Impl::list(Labels filter, std::function<void(ListOutcome)> done) {
+  on_loop([this, filter = std::move(filter), done = std::move(done)]() mutable {
+    with_api(
+        [this, filter = std::move(filter), done = std::move(done)](std::optional<RuntimeError> err) mutable {
+          if (err) {
+            deliver(std::move(done), ListOutcome{std::move(err)});
+            return;
+          }
+          std::string path = "/containers/json?all=1";
+          if (!filter.empty()) {
+            path += "&filters=" + url_encode(docker_detail::label_filter(filter).dump());
+          }
+          loop_.send(request("GET", api(path)), [this, done = std::move(done)](HttpResponse r) mutable {
+            if (r.transport != Transport::kOk || r.status != 200) {
+              deliver(std::move(done), ListOutcome{failure(endpoint_, r)});
+              return;
+            }
+            RuntimeError error;
+            auto j = parse_body(r, &error);
+            if (!j || !j->is_array()) {
+              deliver(std::move(done),
+                      ListOutcome{j ? make_error(ErrorKind::kOther,
+                                                 "unexpected container list from the Docker daemon")
+                                    : error});
+              return;
+            }
+            ListOutcome out;
+            for (const json& c : *j) {
+              out.containers.push_back(docker_detail::state_from_summary(c));
+            }
+            deliver(std::move(done), std::move(out));
+          });
+        });
+  });
+}
+
+void DockerRuntime::Impl::info(std::function<void(EngineInfo)> done) {
+  on_loop([this, done = std::move(done)]() mutable {
+    if (!endpoint_.error.empty()) {
+      deliver(std::move(done), EngineInfo{false, "", "", endpoint_.error});
+      return;
+    }
+    // Always asks afresh: info is the health probe, so a cached answer would hide an engine that went away.
+    loop_.send(request("GET", "/version"), [this, done = std::move(done)](HttpResponse r) mutable {
+      if (auto error = apply_version(r)) {
+        deliver(std::move(done), EngineInfo{false, "", "", std::move(error->message)});
+        return;
+      }
+      deliver(std::move(done), EngineInfo{true, engine_version_, api_version_, ""});
+    });
+  });
+}
+
+void DockerRuntime::Impl::watch(Labels filter, std::function<void(RuntimeEvent)> on_event,
+                                std::function<void()> on_connected) {
+  auto w = std::make_shared<Watcher>();
+  w->filter = std::move(filter);
+  w->on_event = std::make_shared<std::function<void(RuntimeEvent)>>(std::move(on_event));
+  w->on_connected = std::make_shared<std::function<void()>>(std::move(on_connected));
+  w->backoff = options_.reconnect_min;
+  on_loop([this, w] { connect_watcher(w); });
+}
+
+void DockerRuntime::Impl::connect_watcher(const std::shared_ptr<Watcher>& w) {
+  with_api([this, w](std::optional<RuntimeError> err) {
+    if (err) {
+      retry_watcher(w, err->message);
+      return;
+    }
+    json filters = w->filter.empty() ? json::object() : docker_detail::label_filter(w->filter);
+    filters["type"] = json::array({"container"});
+    filters["event"] = json::array({"start", "die", "oom", "destroy"});
+    HttpRequest req = request("GET", api("/events?filters=" + url_encode(filters.dump())));
+    req.timeout = std::chrono::milliseconds{0};
+    w->lines.reset();
+    // The engine sends headers as soon as it subscribes, so this fires even when no event ever comes.
+    req.on_headers = [this, w](long status) {
+      if (status != 200) {
+        return;
+      }
+      if (w->reported_outage) {
+        spdlog::info("docker event stream reconnected to {}", endpoint_.host);
+      }
+      w->reported_outage = false;
+      w->backoff = options_.reconnect_min;
+      if (*w->on_connected) {
+        post_closure([cb = w->on_connected] { (*cb)(); });
+      }
+    };
+    req.on_data = [this, w](std::string_view data) {
+      return w->lines.feed(data, [&](std::string_view line) { handle_event_line(*w, line); });
+    };
+    loop_.send(std::move(req), [this, w](HttpResponse r) {
+      std::string why;
+      if (r.transport != Transport::kOk) {
+        why = transport_error(endpoint_, r).message;
+      } else if (r.status != 200) {
+        why = daemon_error_text(r.status, r.body);
+      } else {
+        why = "the Docker daemon closed the event stream";
+      }
+      retry_watcher(w, why);
+    });
+  });
+}
+
+void DockerRuntime::Impl::retry_watcher(const std::shared_ptr<Watcher>& w, const std::string& why) {
+  const auto delay = w->backoff;
+  if (!w->reported_outage) {
+    spdlog::warn("docker event stream: {}; reconnecting", why);
+    w->reported_outage = true;
+  } else {
+    spdlog::debug("docker event stream: {}; retrying in {} ms", why, delay.count());
+  }
+  w->backoff = std::min(delay * 2, std::max(options_.reconnect_max, options_.reconnect_min));
+  loop_.after(delay, [this, w] { connect_watcher(w); });
+}
+
+void DockerRuntime::Impl::handle_event_line(const Watcher& w, std::string_view line) {
+  json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    spdlog::debug("docker event stream: skipping unreadable line");
+    return;
+  }
+  std::optional<RuntimeEvent> ev = docker_detail::event_from_json(j);
+  if (!ev || !*w.on_event) {
+    return;
+  }
+  post_closure([cb = w.on_event, ev = std::move(*ev)] { (*cb)(ev); });
+}
+
+DockerRuntime::DockerRuntime(Options options) {
+  if (!options.post) {
+    throw std::invalid_argument("DockerRuntime needs a poster");
+  }
+  if (options.host.empty()) {
+    options.host = host_from_env();
+  }
+  impl_ = std::make_unique<Impl>(std::move(options));
+}
+
+DockerRuntime::~DockerRuntime() { shutdown(); }
+
+std::string DockerRuntime::host_from_env() {
+  const char* env = std::getenv("DOCKER_HOST");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string(kDefaultHost);
+}
+
+const std::string& DockerRuntime::host() const { return impl_->host(); }
+
+void DockerRuntime::ensure_image(std::string image, std::function<void(ImageOutcome)> done) {
+  impl_->ensure_image(std::move(image), std::move(done));
+}
+void DockerRuntime::create(ContainerSpec spec, std::function<void(CreateOutcome)> done) {
+  impl_->create(std::move(spec), std::move(done));
+}
+void DockerRuntime::start(std::string id, std::function<void(StartOutcome)> done) {
+  impl_->start(std::move(id), std::move(done));
+}
+void DockerRuntime::kill(std::string id, std::string signal, std::function<void(Done)> done) {
+  impl_->kill(std::move(id), std::move(signal), std::move(done));
+}
+void DockerRuntime::remove(std::string id, std::function<void(Done)> done) {
+  impl_->remove(std::move(id), std::move(done));
+}
+void DockerRuntime::inspect(std::string id, std::function<void(InspectOutcome)> done) {
+  impl_->inspect(std::move(id), std::move(done));
+}
+void DockerRuntime::list(Labels filter, std::function<void(ListOutcome)> done) {
+  impl_->list(std::move(filter), std::move(done));
+}
+void DockerRuntime::info(std::function<void(EngineInfo)> done) { impl_->info(std::move(done)); }
+void DockerRuntime::watch(Labels filter, std::function<void(RuntimeEvent)> on_event,
+                          std::function<void()> on_connected) {
+  impl_->watch(std::move(filter), std::move(on_event), std::move(on_connected));
+}
+void DockerRuntime::shutdown() { impl_->shutdown(); }
+
+}  // namespace berth::runtime

@@ -1,0 +1,874 @@
+#include <berth/runtime/docker_runtime.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <berth/common/ids.hpp>
+
+#include "fakes/fake_docker_daemon.hpp"
+
+namespace berth::runtime {
+namespace {
+
+using berth::testing::FakeDockerDaemon;
+using berth::testing::FakeHttpRequest;
+using berth::testing::FakeHttpResponse;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+// A bound on waiting for something that should happen at once; only a hang ever reaches it.
+constexpr auto kWait = 10s;
+const std::string kSha = "sha256:" + std::string(64, 'a');
+
+// Stands in for the control strand: completions queue here and run only when the test drains them, on the
+// test's thread, which also proves none of them ran inline in the caller.
+class PostQueue {
+ public:
+  ContainerRuntime::Poster poster() {
+    return [this](std::function<void()> fn) {
+      {
+        std::lock_guard lock(mutex_);
+        queue_.push_back(std::move(fn));
+      }
+      cv_.notify_all();
+    };
+  }
+
+  // Runs posted closures until `done` holds; false if it still doesn't after `timeout`.
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = kWait) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mutex_);
+        if (!cv_.wait_until(lock, deadline, [&] { return !queue_.empty(); })) {
+          return done();
+        }
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      fn();
+    }
+    return true;
+  }
+
+  std::size_t pending() const {
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+};
+
+// Starts one operation and waits for its completion to be posted and run.
+template <typename T, typename Op>
+T await(PostQueue& posts, Op&& op) {
+  std::optional<T> out;
+  op([&out](T v) { out = std::move(v); });
+  EXPECT_FALSE(out.has_value()) << "completion ran inline";
+  if (!posts.run_until([&] { return out.has_value(); })) {
+    ADD_FAILURE() << "no completion within " << kWait.count() << " s";
+    return T{};
+  }
+  return std::move(*out);
+}
+
+FakeHttpResponse ok(std::string body, int status = 200) { return FakeHttpResponse{status, std::move(body)}; }
+FakeHttpResponse stream() {
+  FakeHttpResponse r;
+  r.hold_open = true;
+  return r;
+}
+FakeHttpResponse chunked(std::vector<std::string> chunks) {
+  FakeHttpResponse r;
+  r.chunks = std::move(chunks);
+  return r;
+}
+
+class DockerRuntimeTest : public ::testing::Test {
+ protected:
+  DockerRuntime::Options options(std::string host) {
+    DockerRuntime::Options o;
+    o.host = std::move(host);
+    o.post = posts_.poster();
+    o.reconnect_min = 10ms;
+    o.reconnect_max = 40ms;
+    return o;
+  }
+
+  template <typename T, typename Op>
+  T run(Op&& op) {
+    return await<T>(posts_, std::forward<Op>(op));
+  }
+
+  // Declaration order matters: the runtime goes first, so its thread never posts into a dead queue.
+  FakeDockerDaemon daemon_;
+  PostQueue posts_;
+  std::unique_ptr<DockerRuntime> rt_ = std::make_unique<DockerRuntime>(options(daemon_.host()));
+};
+
+// --- image references -------------------------------------------------------------------------------------
+
+TEST(ImageReference, DefaultsRegistryLibraryAndTag) {
+  auto r = parse_image_reference("busybox");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->registry, "docker.io");
+  EXPECT_EQ(r->path, "library/busybox");
+  EXPECT_EQ(r->tag, "latest");
+  EXPECT_EQ(r->digest, "");
+  EXPECT_EQ(r->familiar_name(), "busybox");
+  EXPECT_EQ(r->pinned(), "busybox:latest");
+}
+
+TEST(ImageReference, RegistryWithPortIsNotATag) {
+  auto r = parse_image_reference("localhost:5000/team/app");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->registry, "localhost:5000");
+  EXPECT_EQ(r->path, "team/app");
+  EXPECT_EQ(r->tag, "latest");
+  EXPECT_EQ(r->familiar_name(), "localhost:5000/team/app");
+
+  auto ecr = parse_image_reference("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1.2-rc_3");
+  ASSERT_TRUE(ecr);
+  EXPECT_EQ(ecr->registry, "123456789012.dkr.ecr.us-east-1.amazonaws.com");
+  EXPECT_EQ(ecr->path, "web");
+  EXPECT_EQ(ecr->tag, "v1.2-rc_3");
+}
+
+TEST(ImageReference, DigestWinsOverTagForPulls) {
+  auto r = parse_image_reference("nginx:1.25@" + kSha);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->tag, "1.25");
+  EXPECT_EQ(r->digest, kSha);
+  EXPECT_EQ(r->pull_tag(), kSha);
+  EXPECT_EQ(r->pinned(), "nginx@" + kSha);
+
+  auto bare = parse_image_reference("localhost:5000/app@" + kSha);
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(bare->tag, "");
+  EXPECT_EQ(bare->pull_tag(), kSha);
+}
+
+TEST(ImageReference, UserRepositoriesKeepTheirPath) {
+  auto r = parse_image_reference("amazon/amazon-ecs-agent:latest");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->registry, "docker.io");
+  EXPECT_EQ(r->path, "amazon/amazon-ecs-agent");
+  EXPECT_EQ(r->familiar_name(), "amazon/amazon-ecs-agent");
+  EXPECT_EQ(parse_image_reference("docker.io/library/busybox")->familiar_name(), "busybox");
+  EXPECT_EQ(parse_image_reference("index.docker.io/library/busybox")->registry, "docker.io");
+}
+
+TEST(ImageReference, RejectsMalformedReferences) {
+  std::string error;
+  EXPECT_FALSE(parse_image_reference("Busybox", &error));
+  EXPECT_EQ(error, "invalid reference format: repository name must be lowercase");
+  for (const char* bad : {"", ":latest", "busybox:", "busybox@sha256:abc", "a//b", "-a", "busybox:-x",
+                          "busybox:tag with space", "host:port/app", "a__-b"}) {
+    EXPECT_FALSE(parse_image_reference(bad)) << bad;
+  }
+  for (const char* good : {"a-b", "a--b", "a.b_c__d", "my.registry/a/b/c:1", "localhost/app"}) {
+    EXPECT_TRUE(parse_image_reference(good)) << good;
+  }
+}
+
+// --- host and version
+// ---------------------------------------------------------------------------------------
+
+TEST(DockerHost, FromEnvironmentOrDefault) {
+  const char* saved = std::getenv("DOCKER_HOST");
+  std::string restore = saved != nullptr ? saved : "";
+  ::unsetenv("DOCKER_HOST");
+  EXPECT_EQ(DockerRuntime::host_from_env(), "unix:///var/run/docker.sock");
+  ::setenv("DOCKER_HOST", "tcp://127.0.0.1:2375", 1);
+  EXPECT_EQ(DockerRuntime::host_from_env(), "tcp://127.0.0.1:2375");
+  if (saved != nullptr) {
+    ::setenv("DOCKER_HOST", restore.c_str(), 1);
+  } else {
+    ::unsetenv("DOCKER_HOST");
+  }
+}
+
+TEST(DockerRuntimeOptions, RequiresAPoster) {
+  EXPECT_THROW({ DockerRuntime rt{DockerRuntime::Options{}}; }, std::invalid_argument);
+}
+
+TEST_F(DockerRuntimeTest, NegotiatesOnceAndUsesTheEnginesLowerVersion) {
+  daemon_.on("GET", "/version", ok(R"({"Version":"19.03.15","ApiVersion":"1.40","MinAPIVersion":"1.12"})"));
+  daemon_.on("POST", "/v1.40/containers/", ok("", 204));
+
+  // Both operations are issued before the first answer, so they share one negotiation.
+  std::optional<Done> first;
+  std::optional<Done> second;
+  rt_->kill("c1", "SIGTERM", [&](Done d) { first = d; });
+  rt_->kill("c2", "SIGTERM", [&](Done d) { second = d; });
+  ASSERT_TRUE(posts_.run_until([&] { return first && second; }));
+  EXPECT_FALSE(first->error);
+  EXPECT_FALSE(second->error);
+
+  EXPECT_EQ(daemon_.requests_to("GET", "/version").size(), 1u);
+  auto kills = daemon_.requests_to("POST", "/v1.40/containers/");
+  ASSERT_EQ(kills.size(), 2u);
+  EXPECT_EQ(kills[0].query_param("signal"), "SIGTERM");
+}
+
+TEST_F(DockerRuntimeTest, CapsANewerEngineAt141) {
+  daemon_.on("GET", "/version", ok(R"({"Version":"24.0.7","ApiVersion":"1.43","MinAPIVersion":"1.12"})"));
+  daemon_.on("DELETE", "/v1.41/containers/c1", ok("", 204));
+  auto d = run<Done>([&](auto cb) { rt_->remove("c1", cb); });
+  EXPECT_FALSE(d.error);
+  EXPECT_EQ(daemon_.requests_to("DELETE", "/v1.41/containers/c1").size(), 1u);
+}
+
+TEST_F(DockerRuntimeTest, RisesToAnEnginesMinimumAbove141) {
+  daemon_.on("GET", "/version", ok(R"({"Version":"29.0.0","ApiVersion":"1.52","MinAPIVersion":"1.44"})"));
+  daemon_.on("DELETE", "/v1.44/containers/c1", ok("", 204));
+  auto d = run<Done>([&](auto cb) { rt_->remove("c1", cb); });
+  EXPECT_FALSE(d.error);
+}
+
+TEST_F(DockerRuntimeTest, RefusesAnEngineOlderThan124) {
+  daemon_.on("GET", "/version", ok(R"({"Version":"1.11.0","ApiVersion":"1.23"})"));
+  auto d = run<Done>([&](auto cb) { rt_->remove("c1", cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kEngineUnavailable);
+  EXPECT_NE(d.error->message.find("1.24"), std::string::npos) << d.error->message;
+}
+
+TEST_F(DockerRuntimeTest, InfoReportsVersions) {
+  auto info = run<EngineInfo>([&](auto cb) { rt_->info(cb); });
+  EXPECT_TRUE(info.reachable);
+  EXPECT_EQ(info.version, "20.10.24");
+  EXPECT_EQ(info.api_version, "1.41");
+  EXPECT_EQ(info.error, "");
+}
+
+// --- engine unavailable
+// -------------------------------------------------------------------------------------
+
+TEST_F(DockerRuntimeTest, MissingSocketIsEngineUnavailableWithTheCliMessage) {
+  DockerRuntime rt(options("unix:///nonexistent/berth/docker.sock"));
+  const std::string expected =
+      "Cannot connect to the Docker daemon at unix:///nonexistent/berth/docker.sock. Is the docker daemon "
+      "running?";
+
+  auto d = run<Done>([&](auto cb) { rt.kill("c1", "SIGTERM", cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kEngineUnavailable);
+  EXPECT_EQ(d.error->message, expected);
+
+  auto img = run<ImageOutcome>([&](auto cb) { rt.ensure_image("busybox", cb); });
+  ASSERT_TRUE(img.error);
+  EXPECT_EQ(img.error->kind, ErrorKind::kEngineUnavailable);
+
+  auto info = run<EngineInfo>([&](auto cb) { rt.info(cb); });
+  EXPECT_FALSE(info.reachable);
+  EXPECT_EQ(info.error, expected);
+}
+
+TEST_F(DockerRuntimeTest, RefusedTcpPortIsEngineUnavailable) {
+  // Port 1 on loopback is closed on any sane test machine: the connect is refused at once.
+  DockerRuntime rt(options("tcp://127.0.0.1:1"));
+  auto l = run<ListOutcome>([&](auto cb) { rt.list({}, cb); });
+  ASSERT_TRUE(l.error);
+  EXPECT_EQ(l.error->kind, ErrorKind::kEngineUnavailable);
+  EXPECT_EQ(l.error->message,
+            "Cannot connect to the Docker daemon at tcp://127.0.0.1:1. Is the docker daemon running?");
+}
+
+TEST_F(DockerRuntimeTest, UnsupportedHostIsReportedByEveryOperation) {
+  DockerRuntime rt(options("ssh://me@box"));
+  EXPECT_EQ(rt.host(), "ssh://me@box");
+  auto d = run<Done>([&](auto cb) { rt.remove("c1", cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kEngineUnavailable);
+  EXPECT_NE(d.error->message.find("unsupported DOCKER_HOST"), std::string::npos);
+  auto info = run<EngineInfo>([&](auto cb) { rt.info(cb); });
+  EXPECT_FALSE(info.reachable);
+}
+
+// --- images
+// -------------------------------------------------------------------------------------------------
+
+TEST_F(DockerRuntimeTest, PresentImageIsNotPulled) {
+  daemon_.on("GET", "/v1.41/images/busybox/json", ok(R"({"Id":"sha256:present"})"));
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("busybox", cb); });
+  EXPECT_FALSE(img.error);
+  EXPECT_EQ(img.image_id, "sha256:present");
+  EXPECT_FALSE(img.pulled);
+  EXPECT_TRUE(daemon_.requests_to("POST", "/v1.41/images/create").empty());
+}
+
+TEST_F(DockerRuntimeTest, MissingImageIsPulledThenInspected) {
+  daemon_.on("GET", "/v1.41/images/", ok(R"({"Id":"sha256:pulled"})"));
+  daemon_.on("GET", "/v1.41/images/busybox/json", ok(R"({"message":"No such image: busybox:latest"})", 404),
+             1);
+  daemon_.on("POST", "/v1.41/images/create",
+             chunked({R"({"status":"Pulling from library/busybox","id":"latest"})"
+                      "\n",
+                      R"({"status":"Downloading","progressDetail":{"current":1,"total":2},"id":"abc"})"
+                      "\n",
+                      R"({"status":"Status: Downloaded newer image for busybox:latest"})"
+                      "\n"}));
+
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("busybox", cb); });
+  EXPECT_FALSE(img.error) << img.error->message;
+  EXPECT_EQ(img.image_id, "sha256:pulled");
+  EXPECT_TRUE(img.pulled);
+
+  auto pulls = daemon_.requests_to("POST", "/v1.41/images/create");
+  ASSERT_EQ(pulls.size(), 1u);
+  EXPECT_EQ(pulls[0].query_param("fromImage"), "busybox");
+  EXPECT_EQ(pulls[0].query_param("tag"), "latest");
+  EXPECT_EQ(pulls[0].headers.count("x-registry-auth"), 0u);
+  EXPECT_EQ(daemon_.requests_to("GET", "/v1.41/images/busybox:latest/json").size(), 1u);
+}
+
+TEST_F(DockerRuntimeTest, PullsByDigestFromARegistryWithPortAndSendsAuth) {
+  auto o = options(daemon_.host());
+  std::string asked_for;
+  o.registry_auth = [&asked_for](const std::string& registry) -> std::optional<std::string> {
+    asked_for = registry;
+    return std::string("eyJ1c2VybmFtZSI6ImEifQ");
+  };
+  rt_ = std::make_unique<DockerRuntime>(std::move(o));
+  const std::string image = "localhost:5000/team/app@" + kSha;
+  daemon_.on("GET", "/v1.41/images/", ok(R"({"Id":"sha256:pulled"})"));
+  daemon_.on("GET", "/v1.41/images/" + image + "/json", ok(R"({"message":"No such image"})", 404), 1);
+  daemon_.on("POST", "/v1.41/images/create", chunked({R"({"status":"Digest: sha256:aaaa"})"}));
+
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image(image, cb); });
+  EXPECT_FALSE(img.error);
+  EXPECT_TRUE(img.pulled);
+  auto pulls = daemon_.requests_to("POST", "/v1.41/images/create");
+  ASSERT_EQ(pulls.size(), 1u);
+  EXPECT_EQ(pulls[0].query_param("fromImage"), "localhost:5000/team/app");
+  EXPECT_EQ(pulls[0].query_param("tag"), kSha);
+  EXPECT_EQ(pulls[0].headers["x-registry-auth"], "eyJ1c2VybmFtZSI6ImEifQ");
+  EXPECT_EQ(asked_for, "localhost:5000");
+}
+
+TEST_F(DockerRuntimeTest, ErrorInsideA200PullStreamIsImageNotFound) {
+  daemon_.on("GET", "/v1.41/images/busybox:nope/json", ok(R"({"message":"No such image"})", 404));
+  // The error line arrives split across two chunks.
+  daemon_.on("POST", "/v1.41/images/create",
+             chunked({R"({"status":"Pulling from library/busybox","id":"nope"})"
+                      "\n{\"errorDetail\":{\"message\":\"manifest for busybox:nope not fo",
+                      "und: manifest unknown\"},\"error\":\"manifest for busybox:nope not found: manifest "
+                      "unknown\"}\n"}));
+
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("busybox:nope", cb); });
+  ASSERT_TRUE(img.error);
+  EXPECT_EQ(img.error->kind, ErrorKind::kImageNotFound);
+  EXPECT_EQ(img.error->message, "manifest for busybox:nope not found: manifest unknown");
+  EXPECT_TRUE(img.image_id.empty());
+}
+
+TEST_F(DockerRuntimeTest, PullRefusedWithAnHttpErrorIsImageNotFound) {
+  daemon_.on("GET", "/v1.41/images/nothere/json", ok(R"({"message":"No such image"})", 404));
+  daemon_.on("POST", "/v1.41/images/create",
+             ok(R"({"message":"Get \"https://registry-1.docker.io/v2/\": dial tcp: no such host"})", 500));
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("nothere", cb); });
+  ASSERT_TRUE(img.error);
+  EXPECT_EQ(img.error->kind, ErrorKind::kImageNotFound);
+  EXPECT_EQ(img.error->message,
+            "Error response from daemon: Get \"https://registry-1.docker.io/v2/\": dial tcp: no such host");
+}
+
+TEST_F(DockerRuntimeTest, MalformedReferenceFailsWithoutAsking) {
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("Busybox", cb); });
+  ASSERT_TRUE(img.error);
+  EXPECT_EQ(img.error->kind, ErrorKind::kImageNotFound);
+  EXPECT_NE(img.error->message.find("repository name must be lowercase"), std::string::npos);
+  EXPECT_TRUE(daemon_.requests_to("GET", "/v1.41/images/").empty());
+}
+
+TEST_F(DockerRuntimeTest, MissingImageIdIsNotPulled) {
+  daemon_.on("GET", "/v1.41/images/", ok(R"({"message":"No such image"})", 404));
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image(kSha, cb); });
+  ASSERT_TRUE(img.error);
+  EXPECT_EQ(img.error->kind, ErrorKind::kImageNotFound);
+  EXPECT_TRUE(daemon_.requests_to("POST", "/v1.41/images/create").empty());
+}
+
+// --- containers
+// ---------------------------------------------------------------------------------------------
+
+TEST_F(DockerRuntimeTest, CreateSendsTheSpecAsEngineJson) {
+  daemon_.on("POST", "/v1.41/containers/create", ok(R"({"Id":"c0ffee","Warnings":[]})", 201));
+  ContainerSpec spec;
+  spec.name = "ecs-web-1-app";
+  spec.image = "nginx:1.25";
+  spec.command = std::vector<std::string>{"nginx", "-g", "daemon off;"};
+  spec.entrypoint = std::vector<std::string>{};
+  spec.env = {"A=1", "B=two words"};
+  spec.labels = {{"berth.task", "t1"}, {"com.amazonaws.ecs.cluster", "default"}};
+  spec.ports = {PortBinding{80, 0, "tcp", ""}, PortBinding{53, 5353, "udp", "127.0.0.1"}};
+  spec.memory_bytes = 512LL << 20;
+  spec.memory_reservation_bytes = 256LL << 20;
+  spec.cpu_shares = 256;
+  spec.working_dir = "/srv";
+  spec.hostname = "web";
+
+  auto c = run<CreateOutcome>([&](auto cb) { rt_->create(spec, cb); });
+  EXPECT_FALSE(c.error);
+  EXPECT_EQ(c.container_id, "c0ffee");
+
+  auto reqs = daemon_.requests_to("POST", "/v1.41/containers/create");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].query_param("name"), "ecs-web-1-app");
+  EXPECT_EQ(reqs[0].headers["content-type"], "application/json");
+  json body = json::parse(reqs[0].body);
+  EXPECT_EQ(body["Image"], "nginx:1.25");
+  EXPECT_EQ(body["Cmd"], json::array({"nginx", "-g", "daemon off;"}));
+  EXPECT_EQ(body["Entrypoint"], json::array());  // empty, not absent: clears the image's entrypoint
+  EXPECT_EQ(body["Env"], json::array({"A=1", "B=two words"}));
+  EXPECT_EQ(body["Labels"], json({{"berth.task", "t1"}, {"com.amazonaws.ecs.cluster", "default"}}));
+  EXPECT_EQ(body["WorkingDir"], "/srv");
+  EXPECT_EQ(body["Hostname"], "web");
+  EXPECT_FALSE(body.contains("User"));
+  EXPECT_EQ(body["ExposedPorts"], json({{"80/tcp", json::object()}, {"53/udp", json::object()}}));
+  const json& host = body["HostConfig"];
+  EXPECT_EQ(host["NetworkMode"], "bridge");
+  EXPECT_EQ(host["PortBindings"], json::parse(R"({"80/tcp":[{"HostIp":"","HostPort":""}],
+                                                  "53/udp":[{"HostIp":"127.0.0.1","HostPort":"5353"}]})"));
+  EXPECT_EQ(host["Memory"], 512LL << 20);
+  EXPECT_EQ(host["MemoryReservation"], 256LL << 20);
+  EXPECT_EQ(host["CpuShares"], 256);
+}
+
+TEST_F(DockerRuntimeTest, CreateLeavesImageDefaultsAlone) {
+  daemon_.on("POST", "/v1.41/containers/create", ok(R"({"Id":"c1"})", 201));
+  ContainerSpec spec;
+  spec.image = "busybox";
+  spec.network_mode = "host";
+  spec.ports = {PortBinding{8080, 0}};
+  auto c = run<CreateOutcome>([&](auto cb) { rt_->create(spec, cb); });
+  EXPECT_FALSE(c.error);
+  auto reqs = daemon_.requests_to("POST", "/v1.41/containers/create");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].query, "");  // no name: the engine picks one
+  json body = json::parse(reqs[0].body);
+  EXPECT_FALSE(body.contains("Cmd"));
+  EXPECT_FALSE(body.contains("Entrypoint"));
+  EXPECT_FALSE(body["HostConfig"].contains("Memory"));
+  EXPECT_FALSE(body["HostConfig"].contains("PortBindings"));  // the engine ignores them under host networking
+  EXPECT_EQ(body["HostConfig"]["NetworkMode"], "host");
+}
+
+TEST_F(DockerRuntimeTest, CreateErrorsCarryTheDaemonsMessage) {
+  daemon_.on("POST", "/v1.41/containers/create",
+             ok(R"({"message":"Conflict. The container name \"/web\" is already in use"})", 409), 1);
+  auto c =
+      run<CreateOutcome>([&](auto cb) { rt_->create(ContainerSpec{.name = "web", .image = "busybox"}, cb); });
+  ASSERT_TRUE(c.error);
+  EXPECT_EQ(c.error->kind, ErrorKind::kConflict);
+  EXPECT_EQ(c.error->message,
+            "Error response from daemon: Conflict. The container name \"/web\" is already in use");
+
+  daemon_.on("POST", "/v1.41/containers/create", ok(R"({"message":"No such image: ghost:latest"})", 404), 1);
+  c = run<CreateOutcome>([&](auto cb) { rt_->create(ContainerSpec{.name = "web", .image = "ghost"}, cb); });
+  ASSERT_TRUE(c.error);
+  EXPECT_EQ(c.error->kind, ErrorKind::kImageNotFound);
+}
+
+constexpr const char* kInspectRunning = R"({
+  "Id": "c1", "Name": "/web",
+  "Config": {"Labels": {"berth.task": "t1"}, "ExposedPorts": {"80/tcp": {}}},
+  "State": {"Status": "running", "Running": true, "OOMKilled": false, "ExitCode": 0,
+            "FinishedAt": "0001-01-01T00:00:00Z"},
+  "HostConfig": {"NetworkMode": "default"},
+  "NetworkSettings": {"Ports": {
+      "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "49153"}, {"HostIp": "::", "HostPort": "49153"}],
+      "9000/udp": null}}
+})";
+
+TEST_F(DockerRuntimeTest, StartReturnsTheAssignedBindings) {
+  daemon_.on("POST", "/v1.41/containers/c1/start", ok("", 204));
+  daemon_.on("GET", "/v1.41/containers/c1/json", ok(kInspectRunning));
+  auto s = run<StartOutcome>([&](auto cb) { rt_->start("c1", cb); });
+  EXPECT_FALSE(s.error);
+  ASSERT_EQ(s.bindings.size(), 2u);
+  EXPECT_EQ(s.bindings[0].container_port, 80);
+  EXPECT_EQ(s.bindings[0].host_port, 49153);
+  EXPECT_EQ(s.bindings[0].protocol, "tcp");
+  EXPECT_EQ(s.bindings[0].host_ip, "0.0.0.0");
+  EXPECT_EQ(s.bindings[1].host_ip, "::");
+}
+
+TEST_F(DockerRuntimeTest, StartOfARunningContainerIsFineAndMissingIsNotFound) {
+  daemon_.on("POST", "/v1.41/containers/c1/start", ok("", 304));
+  daemon_.on("GET", "/v1.41/containers/c1/json", ok(kInspectRunning));
+  auto s = run<StartOutcome>([&](auto cb) { rt_->start("c1", cb); });
+  EXPECT_FALSE(s.error);
+  EXPECT_EQ(s.bindings.size(), 2u);
+
+  daemon_.on("POST", "/v1.41/containers/gone/start", ok(R"({"message":"No such container: gone"})", 404));
+  s = run<StartOutcome>([&](auto cb) { rt_->start("gone", cb); });
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kNotFound);
+  EXPECT_EQ(s.error->message, "Error response from daemon: No such container: gone");
+}
+
+TEST_F(DockerRuntimeTest, KillOfAStoppedContainerIsNotAnError) {
+  daemon_.on("POST", "/v1.41/containers/c1/kill",
+             ok(R"({"message":"Cannot kill container: c1: Container c1 is not running"})", 409));
+  auto d = run<Done>([&](auto cb) { rt_->kill("c1", "SIGKILL", cb); });
+  EXPECT_FALSE(d.error);
+  auto reqs = daemon_.requests_to("POST", "/v1.41/containers/c1/kill");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].query_param("signal"), "SIGKILL");
+
+  daemon_.on("POST", "/v1.41/containers/c2/kill", ok(R"({"message":"No such container: c2"})", 404));
+  d = run<Done>([&](auto cb) { rt_->kill("c2", "SIGTERM", cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kNotFound);
+}
+
+TEST_F(DockerRuntimeTest, RemoveForcesAndToleratesAMissingContainer) {
+  daemon_.on("DELETE", "/v1.41/containers/c1", ok(R"({"message":"No such container: c1"})", 404));
+  auto d = run<Done>([&](auto cb) { rt_->remove("c1", cb); });
+  EXPECT_FALSE(d.error);
+  auto reqs = daemon_.requests_to("DELETE", "/v1.41/containers/c1");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].query_param("force"), "1");
+  EXPECT_EQ(reqs[0].query_param("v"), "1");
+
+  daemon_.on("DELETE", "/v1.41/containers/c2",
+             ok(R"({"message":"removal of container c2 is already in progress"})", 409));
+  d = run<Done>([&](auto cb) { rt_->remove("c2", cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kConflict);
+}
+
+TEST_F(DockerRuntimeTest, InspectReadsExitCodeOomAndLabels) {
+  daemon_.on("GET", "/v1.41/containers/c1/json", ok(R"({
+    "Id": "c1", "Name": "/web", "Config": {"Labels": {"berth.task": "t1"}},
+    "State": {"Status": "exited", "Running": false, "OOMKilled": true, "ExitCode": 137,
+              "FinishedAt": "2026-11-22T11:12:12.700125795Z"},
+    "HostConfig": {"NetworkMode": "default"}, "NetworkSettings": {"Ports": {}}})"));
+  auto i = run<InspectOutcome>([&](auto cb) { rt_->inspect("c1", cb); });
+  EXPECT_FALSE(i.error);
+  EXPECT_EQ(i.state.id, "c1");
+  EXPECT_EQ(i.state.name, "web");
+  EXPECT_FALSE(i.state.running);
+  EXPECT_EQ(i.state.exit_code, 137);
+  EXPECT_TRUE(i.state.oom_killed);
+  EXPECT_EQ(i.state.labels, (Labels{{"berth.task", "t1"}}));
+  EXPECT_TRUE(i.state.bindings.empty());
+}
+
+TEST_F(DockerRuntimeTest, InspectOfACreatedContainerHasNoExitCode) {
+  daemon_.on("GET", "/v1.41/containers/c1/json", ok(R"({
+    "Id": "c1", "Name": "/web", "Config": {"Labels": null},
+    "State": {"Status": "created", "Running": false, "ExitCode": 0, "FinishedAt": "0001-01-01T00:00:00Z"},
+    "HostConfig": {"NetworkMode": "host"}, "NetworkSettings": {"Ports": {}}})"));
+  auto i = run<InspectOutcome>([&](auto cb) { rt_->inspect("c1", cb); });
+  EXPECT_FALSE(i.error);
+  EXPECT_FALSE(i.state.exit_code);
+  EXPECT_TRUE(i.state.labels.empty());
+}
+
+TEST_F(DockerRuntimeTest, InspectUnderHostNetworkingReportsExposedPortsAsBound) {
+  daemon_.on("GET", "/v1.41/containers/c1/json", ok(R"({
+    "Id": "c1", "Name": "/web", "Config": {"ExposedPorts": {"8080/tcp": {}}},
+    "State": {"Status": "running", "Running": true},
+    "HostConfig": {"NetworkMode": "host"}, "NetworkSettings": {"Ports": {}}})"));
+  auto i = run<InspectOutcome>([&](auto cb) { rt_->inspect("c1", cb); });
+  ASSERT_EQ(i.state.bindings.size(), 1u);
+  EXPECT_EQ(i.state.bindings[0].container_port, 8080);
+  EXPECT_EQ(i.state.bindings[0].host_port, 8080);
+}
+
+TEST_F(DockerRuntimeTest, InspectMissingIsNotFound) {
+  daemon_.on("GET", "/v1.41/containers/nope/json", ok(R"({"message":"No such container: nope"})", 404));
+  auto i = run<InspectOutcome>([&](auto cb) { rt_->inspect("nope", cb); });
+  ASSERT_TRUE(i.error);
+  EXPECT_EQ(i.error->kind, ErrorKind::kNotFound);
+  EXPECT_EQ(i.error->message, "Error response from daemon: No such container: nope");
+}
+
+TEST_F(DockerRuntimeTest, UnreadableEngineJsonIsAnErrorNotAnException) {
+  daemon_.on("GET", "/v1.41/containers/c1/json", ok("this is not json"));
+  auto i = run<InspectOutcome>([&](auto cb) { rt_->inspect("c1", cb); });
+  ASSERT_TRUE(i.error);
+  EXPECT_EQ(i.error->kind, ErrorKind::kOther);
+
+  daemon_.on("GET", "/v1.41/containers/json", ok(R"({"not":"a list"})"));
+  auto l = run<ListOutcome>([&](auto cb) { rt_->list({}, cb); });
+  ASSERT_TRUE(l.error);
+  EXPECT_EQ(l.error->kind, ErrorKind::kOther);
+
+  // Wrong types inside an otherwise fine document read as absent.
+  daemon_.on("GET", "/v1.41/containers/c2/json",
+             ok(R"({"Id": 5, "Name": null, "State": "odd", "Config": {"Labels": {"a": 1, "b": "x"}}})"));
+  i = run<InspectOutcome>([&](auto cb) { rt_->inspect("c2", cb); });
+  EXPECT_FALSE(i.error);
+  EXPECT_EQ(i.state.labels, (Labels{{"b", "x"}}));
+}
+
+TEST_F(DockerRuntimeTest, ListFiltersByEveryLabel) {
+  daemon_.on("GET", "/v1.41/containers/json", ok(R"([
+    {"Id": "c1", "Names": ["/web"], "Labels": {"berth": "1", "task": "a"}, "State": "running",
+     "Status": "Up 2 minutes",
+     "Ports": [{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 49153, "Type": "tcp"},
+               {"PrivatePort": 443, "Type": "tcp"}]},
+    {"Id": "c2", "Names": ["/db"], "Labels": {"berth": "1"}, "State": "exited",
+     "Status": "Exited (137) 5 seconds ago", "Ports": []}])"));
+  auto l = run<ListOutcome>([&](auto cb) { rt_->list(Labels{{"berth", "1"}, {"cluster", "default"}}, cb); });
+  EXPECT_FALSE(l.error);
+
+  auto reqs = daemon_.requests_to("GET", "/v1.41/containers/json");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].query_param("all"), "1");
+  EXPECT_EQ(json::parse(reqs[0].query_param("filters")),
+            json::parse(R"({"label":["berth=1","cluster=default"]})"));
+  // The filter travels URL-encoded, not as raw JSON.
+  EXPECT_EQ(reqs[0].query.find('{'), std::string::npos);
+
+  ASSERT_EQ(l.containers.size(), 2u);
+  EXPECT_EQ(l.containers[0].id, "c1");
+  EXPECT_EQ(l.containers[0].name, "web");
+  EXPECT_TRUE(l.containers[0].running);
+  EXPECT_FALSE(l.containers[0].exit_code);
+  ASSERT_EQ(l.containers[0].bindings.size(), 1u);
+  EXPECT_EQ(l.containers[0].bindings[0].host_port, 49153);
+  EXPECT_FALSE(l.containers[1].running);
+  EXPECT_EQ(l.containers[1].exit_code, 137);
+}
+
+// --- events
+// -------------------------------------------------------------------------------------------------
+
+std::string event_line(const std::string& action, const std::string& id, const std::string& attributes) {
+  return R"({"Type":"container","Action":")" + action + R"(","Actor":{"ID":")" + id + R"(","Attributes":)" +
+         attributes + R"(},"scope":"local","time":1795345932})" + "\n";
+}
+
+TEST_F(DockerRuntimeTest, EventStreamConnectsAndParsesSplitChunkedLines) {
+  daemon_.on("GET", "/v1.41/events", stream());
+  std::vector<RuntimeEvent> events;
+  int connected = 0;
+  rt_->watch(
+      Labels{{"berth.cluster", "default"}}, [&](RuntimeEvent e) { events.push_back(std::move(e)); },
+      [&] { ++connected; });
+
+  // No event has been sent: the headers alone must count as connected.
+  ASSERT_TRUE(posts_.run_until([&] { return connected == 1; }));
+  auto reqs = daemon_.requests_to("GET", "/v1.41/events");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(json::parse(reqs[0].query_param("filters")), json::parse(R"({
+      "type": ["container"], "event": ["start", "die", "oom", "destroy"], "label": ["berth.cluster=default"]})"));
+
+  const std::string die = event_line(
+      "die", "c1", R"({"berth.cluster":"default","exitCode":"137","image":"busybox","name":"web"})");
+  const std::size_t half = die.size() / 2;
+  // One chunk ends mid-line; its first event arriving shows the client read that chunk before the next.
+  daemon_.send_chunk(
+      event_line("start", "c1", R"({"berth.cluster":"default","image":"busybox","name":"web"})") +
+      die.substr(0, half));
+  ASSERT_TRUE(posts_.run_until([&] { return events.size() == 1; }));
+  daemon_.send_chunk(die.substr(half) + R"({"Type":"network","Action":"connect","Actor":{"ID":"n1"}})" +
+                     "\n" + "not json at all\n" + event_line("exec_start: sh", "c1", "{}") +
+                     event_line("oom", "c1", "{}") +
+                     event_line("destroy", "c1", R"({"berth.cluster":"default"})"));
+  ASSERT_TRUE(posts_.run_until([&] { return events.size() == 4; }));
+
+  EXPECT_EQ(events[0].type, RuntimeEvent::Type::kStart);
+  EXPECT_EQ(events[0].container_id, "c1");
+  EXPECT_EQ(events[0].labels, (Labels{{"berth.cluster", "default"}}));
+  EXPECT_FALSE(events[0].exit_code);
+  EXPECT_EQ(events[1].type, RuntimeEvent::Type::kDie);
+  EXPECT_EQ(events[1].exit_code, 137);
+  EXPECT_EQ(events[1].labels, (Labels{{"berth.cluster", "default"}}));
+  EXPECT_EQ(events[2].type, RuntimeEvent::Type::kOom);
+  EXPECT_EQ(events[3].type, RuntimeEvent::Type::kDestroy);
+  EXPECT_EQ(connected, 1);
+}
+
+TEST_F(DockerRuntimeTest, EventStreamReconnectsAfterTheEngineDropsIt) {
+  daemon_.on("GET", "/v1.41/events", stream());
+  int connected = 0;
+  std::vector<RuntimeEvent> events;
+  rt_->watch(
+      {}, [&](RuntimeEvent e) { events.push_back(std::move(e)); }, [&] { ++connected; });
+  ASSERT_TRUE(posts_.run_until([&] { return connected == 1; }));
+  EXPECT_EQ(json::parse(daemon_.requests_to("GET", "/v1.41/events")[0].query_param("filters")).count("label"),
+            0u);
+
+  daemon_.drop_streams();
+  ASSERT_TRUE(posts_.run_until([&] { return connected == 2; }));
+  ASSERT_TRUE(daemon_.wait_for_streams(2, kWait));
+  daemon_.send_chunk(event_line("die", "c9", R"({"exitCode":"0"})"));
+  ASSERT_TRUE(posts_.run_until([&] { return events.size() == 1; }));
+  EXPECT_EQ(events[0].container_id, "c9");
+  EXPECT_EQ(events[0].exit_code, 0);
+  EXPECT_EQ(daemon_.requests_to("GET", "/v1.41/events").size(), 2u);
+}
+
+TEST_F(DockerRuntimeTest, EventStreamRetriesAfterAnErrorStatus) {
+  daemon_.on("GET", "/v1.41/events", stream());
+  daemon_.on("GET", "/v1.41/events", ok(R"({"message":"invalid filter"})", 400), 1);
+  int connected = 0;
+  rt_->watch(
+      {}, [](RuntimeEvent) {}, [&] { ++connected; });
+  ASSERT_TRUE(posts_.run_until([&] { return connected == 1; }));
+  // The refused attempt never counted as a connection.
+  EXPECT_EQ(daemon_.requests_to("GET", "/v1.41/events").size(), 2u);
+}
+
+TEST_F(DockerRuntimeTest, ShutdownWhileStreamingAndPullingReturnsPromptly) {
+  daemon_.on("GET", "/v1.41/events", stream());
+  daemon_.on("GET", "/v1.41/images/", ok(R"({"message":"No such image"})", 404));
+  daemon_.on("POST", "/v1.41/images/create", stream());  // a pull that never ends
+  int connected = 0;
+  std::optional<ImageOutcome> pulled;
+  rt_->watch(
+      {}, [](RuntimeEvent) {}, [&] { ++connected; });
+  rt_->ensure_image("busybox", [&](ImageOutcome o) { pulled = std::move(o); });
+  ASSERT_TRUE(posts_.run_until([&] { return connected == 1; }));
+  ASSERT_TRUE(daemon_.wait_for_streams(2, kWait));
+
+  const auto begin = std::chrono::steady_clock::now();
+  rt_->shutdown();
+  // A generous bound that only a hang (e.g. waiting out a request timeout) would exceed.
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s);
+  rt_->shutdown();
+
+  // Nothing more is delivered, and later calls are dropped rather than crashing.
+  rt_->kill("c1", "SIGTERM", [](Done) { ADD_FAILURE() << "completion after shutdown"; });
+  EXPECT_EQ(posts_.pending(), 0u);
+  EXPECT_FALSE(pulled);
+  rt_.reset();  // the destructor's own shutdown() is a no-op now
+}
+
+// --- against the real engine
+// --------------------------------------------------------------------------------
+
+constexpr const char* kTestImage = "berth-test/busybox:latest";
+
+// Runs only where a Docker engine (DOCKER_HOST, else /var/run/docker.sock) answers and has the test image;
+// skips otherwise.
+class DockerRuntimeRealEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string host = DockerRuntime::host_from_env();
+    if (host.starts_with("unix://") && ::access(host.c_str() + 7, R_OK | W_OK) != 0) {
+      GTEST_SKIP() << "no usable Docker socket at " << host;
+    }
+    DockerRuntime::Options o;
+    o.host = host;
+    o.post = posts_.poster();
+    o.pull_timeout = 20s;
+    rt_ = std::make_unique<DockerRuntime>(std::move(o));
+    auto info = run<EngineInfo>([&](auto cb) { rt_->info(cb); });
+    if (!info.reachable) {
+      GTEST_SKIP() << info.error;
+    }
+    auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image(kTestImage, cb); });
+    if (img.error) {
+      GTEST_SKIP() << kTestImage << " unavailable: " << img.error->message;
+    }
+    EXPECT_FALSE(img.pulled);
+    EXPECT_TRUE(img.image_id.starts_with("sha256:")) << img.image_id;
+  }
+
+  void TearDown() override {
+    for (const auto& id : created_) {
+      auto d = run<Done>([&](auto cb) { rt_->remove(id, cb); });
+      EXPECT_FALSE(d.error) << d.error->message;
+    }
+  }
+
+  template <typename T, typename Op>
+  T run(Op&& op) {
+    return await<T>(posts_, std::forward<Op>(op));
+  }
+
+  PostQueue posts_;
+  std::unique_ptr<DockerRuntime> rt_;
+  std::vector<std::string> created_;
+};
+
+TEST_F(DockerRuntimeRealEngineTest, RunsKillsListsAndRemovesAContainer) {
+  const std::string run_id = ids::hex32();
+  const Labels labels{{"berth.test", run_id}};
+  std::vector<RuntimeEvent> events;
+  int connected = 0;
+  rt_->watch(
+      labels, [&](RuntimeEvent e) { events.push_back(std::move(e)); }, [&] { ++connected; });
+  ASSERT_TRUE(posts_.run_until([&] { return connected >= 1; }));
+  auto saw = [&](RuntimeEvent::Type type) {
+    return std::find_if(events.begin(), events.end(), [&](const RuntimeEvent& e) { return e.type == type; });
+  };
+
+  ContainerSpec spec;
+  spec.name = "berth-test-" + run_id.substr(0, 12);
+  spec.image = kTestImage;
+  spec.command = std::vector<std::string>{"sleep", "30"};
+  spec.labels = labels;
+  spec.ports = {PortBinding{80, 0}};
+  auto c = run<CreateOutcome>([&](auto cb) { rt_->create(spec, cb); });
+  ASSERT_FALSE(c.error) << c.error->message;
+  created_.push_back(c.container_id);
+
+  auto s = run<StartOutcome>([&](auto cb) { rt_->start(c.container_id, cb); });
+  ASSERT_FALSE(s.error) << s.error->message;
+  ASSERT_FALSE(s.bindings.empty());
+  EXPECT_EQ(s.bindings[0].container_port, 80);
+  EXPECT_GT(s.bindings[0].host_port, 0);  // the dynamic port, resolved
+  ASSERT_TRUE(posts_.run_until([&] { return saw(RuntimeEvent::Type::kStart) != events.end(); }));
+
+  auto k = run<Done>([&](auto cb) { rt_->kill(c.container_id, "SIGKILL", cb); });
+  ASSERT_FALSE(k.error) << k.error->message;
+  ASSERT_TRUE(posts_.run_until([&] { return saw(RuntimeEvent::Type::kDie) != events.end(); }));
+  auto die = saw(RuntimeEvent::Type::kDie);
+  EXPECT_EQ(die->container_id, c.container_id);
+  EXPECT_EQ(die->exit_code, 137);
+  EXPECT_EQ(die->labels.at("berth.test"), run_id);
+
+  auto i = run<InspectOutcome>([&](auto cb) { rt_->inspect(c.container_id, cb); });
+  ASSERT_FALSE(i.error);
+  EXPECT_FALSE(i.state.running);
+  EXPECT_EQ(i.state.exit_code, 137);
+  EXPECT_EQ(i.state.name, spec.name);
+
+  auto l = run<ListOutcome>([&](auto cb) { rt_->list(labels, cb); });
+  ASSERT_FALSE(l.error);
+  ASSERT_EQ(l.containers.size(), 1u);
+  EXPECT_EQ(l.containers[0].id, c.container_id);
+  EXPECT_EQ(l.containers[0].exit_code, 137);
+
+  auto again = run<Done>([&](auto cb) { rt_->kill(c.container_id, "SIGTERM", cb); });
+  EXPECT_FALSE(again.error) << again.error->message;  // not running: not an error
+
+  auto r = run<Done>([&](auto cb) { rt_->remove(c.container_id, cb); });
+  ASSERT_FALSE(r.error) << r.error->message;
+  ASSERT_TRUE(posts_.run_until([&] { return saw(RuntimeEvent::Type::kDestroy) != events.end(); }));
+  l = run<ListOutcome>([&](auto cb) { rt_->list(labels, cb); });
+  EXPECT_TRUE(l.containers.empty());
+  auto gone = run<InspectOutcome>([&](auto cb) { rt_->inspect(c.container_id, cb); });
+  ASSERT_TRUE(gone.error);
+  EXPECT_EQ(gone.error->kind, ErrorKind::kNotFound);
+}
+
+}  // namespace
+}  // namespace berth::runtime
