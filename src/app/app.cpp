@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <boost/asio/redirect_error.hpp>
@@ -15,12 +17,39 @@
 #include <berth/runtime/docker_runtime.hpp>
 #include <berth/scheduler/task_reconciler.hpp>
 #include <berth/services/ecs.hpp>
+#include <berth/state/snapshot.hpp>
 #include <berth/state/store.hpp>
 
 namespace berth::app {
 namespace {
 
 constexpr auto kTickPeriod = std::chrono::milliseconds(500);
+constexpr TimeMs kSnapshotEveryMs = 2000;
+
+std::optional<std::string> read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) {
+    return std::nullopt;
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// Write-then-rename, so a crash mid-write never leaves a torn file behind.
+bool write_file_atomically(const std::filesystem::path& p, const std::string& text) {
+  auto tmp = p;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out || !(out << text) || !out.flush()) {
+      return false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, p, ec);
+  return !ec;
+}
 
 http::Response to_http(protocol::AwsResponse r) {
   http::Response out;
@@ -65,6 +94,8 @@ struct App::Impl {
   std::unique_ptr<http::Server> server;
   net::steady_timer tick_timer;
   TimeMs started_at = 0;
+  TimeMs last_snapshot_at = 0;
+  std::string last_snapshot;
   Scope defaults;
 
   explicit Impl(Config c)
@@ -76,6 +107,12 @@ struct App::Impl {
     runtime = std::make_unique<runtime::DockerRuntime>(std::move(opts));
     scheduler::ReconcilerOptions ro;
     ro.instance_id = ids::hex32().substr(0, 16);
+    if (!config.data_dir.empty()) {
+      // A restarted berth must recognise the containers it started before.
+      if (auto saved = read_file(std::filesystem::path(config.data_dir) / "instance-id"); saved && saved->size() == 16) {
+        ro.instance_id = *saved;
+      }
+    }
     ro.host_ip = config.host_ip;
     reconciler = std::make_unique<scheduler::TaskReconciler>(store, *runtime, clock, ro);
     ecs = std::make_unique<services::EcsContext>(services::EcsContext{
@@ -146,8 +183,56 @@ struct App::Impl {
         return;
       }
       reconciler->tick();
+      if (!config.data_dir.empty() && clock.now_ms() - last_snapshot_at >= kSnapshotEveryMs) {
+        save_snapshot();
+      }
       schedule_tick();
     });
+  }
+
+  // Runs on the control strand. Writes only when something changed.
+  void save_snapshot() {
+    last_snapshot_at = clock.now_ms();
+    std::string text = state::snapshot(store).dump();
+    if (text == last_snapshot) {
+      return;
+    }
+    if (!write_file_atomically(std::filesystem::path(config.data_dir) / "state.json", text)) {
+      spdlog::error("cannot write {}/state.json", config.data_dir);
+      return;
+    }
+    last_snapshot = std::move(text);
+  }
+
+  Result<Unit> open_data_dir() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(config.data_dir, ec);
+    if (ec) {
+      return AwsError::client("InvalidConfiguration", "Cannot create data dir " + config.data_dir + ": " + ec.message());
+    }
+    const fs::path dir(config.data_dir);
+    if (!write_file_atomically(dir / "instance-id", reconciler->options().instance_id)) {
+      return AwsError::client("InvalidConfiguration", "Cannot write to data dir " + config.data_dir);
+    }
+    auto text = read_file(dir / "state.json");
+    if (!text) {
+      return Unit{};
+    }
+    json snap = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (snap.is_discarded()) {
+      return AwsError::client("InvalidConfiguration", (dir / "state.json").string() + " is not valid JSON");
+    }
+    auto restored = state::restore(store, snap);
+    if (!restored) {
+      return AwsError::client("InvalidConfiguration",
+                              (dir / "state.json").string() + " cannot be restored: " + restored.error().message);
+    }
+    last_snapshot = std::move(*text);
+    reconciler->adopt_all();
+    spdlog::info("restored state from {} ({} tasks still live)", (dir / "state.json").string(),
+                 reconciler->active_task_count());
+    return Unit{};
   }
 };
 
@@ -159,10 +244,8 @@ Result<std::uint16_t> App::start() {
   auto& d = *impl_;
   d.started_at = d.clock.now_ms();
   if (!d.config.data_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(d.config.data_dir, ec);
-    if (ec) {
-      return AwsError::client("InvalidConfiguration", "Cannot create data dir " + d.config.data_dir + ": " + ec.message());
+    if (auto opened = d.open_data_dir(); !opened) {
+      return opened.error();
     }
   }
   http::ServerOptions so;
@@ -192,6 +275,12 @@ int App::run_until_signal() {
     d.server->stop();
     net::post(d.control, [&d] {
       d.tick_timer.cancel();
+      if (!d.config.data_dir.empty()) {
+        // With a data dir, tasks outlive berth: save them; the next berth picks their containers up again.
+        d.save_snapshot();
+        d.io.stop();
+        return;
+      }
       // Without a data dir nothing outlives berth: the containers it started go with it.
       d.reconciler->remove_all_containers([&d] { d.io.stop(); });
     });

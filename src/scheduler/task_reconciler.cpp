@@ -278,6 +278,16 @@ void TaskReconciler::on_event(const runtime::RuntimeEvent& event) {
   reconcile(task->id);
 }
 
+void TaskReconciler::adopt_all() {
+  store_.for_each_region([this](const Scope&, state::RegionState& region) {
+    for (const auto& [id, task] : region.tasks) {
+      if (task.last_status != TaskStatus::kStopped) {
+        active_.insert(id);
+      }
+    }
+  });
+}
+
 void TaskReconciler::resync() {
   runtime_.list({{kLabelInstance, options_.instance_id}}, [this](runtime::ListOutcome out) {
     if (out.error) {
@@ -287,6 +297,11 @@ void TaskReconciler::resync() {
     std::map<std::string, const runtime::ContainerState*> by_id;
     for (const auto& s : out.containers) {
       by_id[s.id] = &s;
+      auto task_label = s.labels.find(kLabelTaskId);
+      if (task_label == s.labels.end() || store_.find_task(task_label->second) == nullptr) {
+        spdlog::info("removing container {} of a task berth no longer knows", s.id.substr(0, 12));
+        runtime_.remove(s.id, [](runtime::Done) {});
+      }
     }
     std::vector<std::string> ids(active_.begin(), active_.end());
     for (const auto& id : ids) {

@@ -43,13 +43,16 @@ class TaskReconciler {
   void reconcile(const std::string& task_id);
   // Time-driven work (SIGKILL after stopTimeout) and a level pass over every task that is not yet STOPPED.
   void tick();
-  // Compares every live task with what the engine reports (after the event stream connects).
+  // Compares every live task with what the engine reports (after the event stream connects), and removes
+  // containers of this instance whose task berth no longer knows.
   void resync();
   void on_event(const runtime::RuntimeEvent& event);
   // Force-removes every container this berth instance started; `done` runs when all are gone.
   void remove_all_containers(std::function<void()> done);
   // Forgets all tasks (the store was cleared).
   void forget_all() { active_.clear(); }
+  // Takes on every task of the store that is not STOPPED (after a restore from --data-dir).
+  void adopt_all();
 
   const ReconcilerOptions& options() const { return options_; }
   std::size_t active_task_count() const { return active_.size(); }

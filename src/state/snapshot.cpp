@@ -1,0 +1,258 @@
+#include <berth/state/snapshot.hpp>
+
+namespace berth::state {
+namespace {
+
+constexpr int kFormat = 1;
+
+template <typename T>
+void put_opt(json& j, const char* key, const std::optional<T>& v) {
+  if (v) {
+    j[key] = *v;
+  }
+}
+
+template <typename T>
+void get_opt(const json& j, const char* key, std::optional<T>& v) {
+  if (auto it = j.find(key); it != j.end() && !it->is_null()) {
+    v = it->get<T>();
+  }
+}
+
+json to_json(const Container& c) {
+  json bindings = json::array();
+  for (const auto& b : c.network_bindings) {
+    bindings.push_back({{"bindIP", b.bind_ip}, {"containerPort", b.container_port}, {"hostPort", b.host_port},
+                        {"protocol", b.protocol}});
+  }
+  json j = {{"name", c.name},
+            {"arn", c.arn},
+            {"image", c.image},
+            {"imageDigest", c.image_digest},
+            {"definition", c.definition},
+            {"essential", c.essential},
+            {"lastStatus", static_cast<int>(c.last_status)},
+            {"reason", c.reason},
+            {"runtimeId", c.runtime_id},
+            {"networkBindings", bindings},
+            {"phase", static_cast<int>(c.phase)},
+            {"sigkillSent", c.sigkill_sent},
+            {"stopTimeout", c.stop_timeout_s}};
+  put_opt(j, "exitCode", c.exit_code);
+  put_opt(j, "sigtermAt", c.sigterm_at);
+  return j;
+}
+
+Container container_from(const json& j) {
+  Container c;
+  c.name = j.at("name").get<std::string>();
+  c.arn = j.at("arn").get<std::string>();
+  c.image = j.at("image").get<std::string>();
+  c.image_digest = j.value("imageDigest", "");
+  c.definition = j.at("definition");
+  c.essential = j.at("essential").get<bool>();
+  c.last_status = static_cast<ContainerStatus>(j.at("lastStatus").get<int>());
+  c.reason = j.value("reason", "");
+  c.runtime_id = j.value("runtimeId", "");
+  for (const auto& b : j.value("networkBindings", json::array())) {
+    c.network_bindings.push_back(NetworkBinding{b.at("bindIP").get<std::string>(), b.at("containerPort").get<int>(),
+                                                b.at("hostPort").get<int>(), b.at("protocol").get<std::string>()});
+  }
+  c.phase = static_cast<ContainerPhase>(j.at("phase").get<int>());
+  c.sigkill_sent = j.value("sigkillSent", false);
+  c.stop_timeout_s = j.value("stopTimeout", 30);
+  get_opt(j, "exitCode", c.exit_code);
+  get_opt(j, "sigtermAt", c.sigterm_at);
+  // An operation under way at snapshot time never completed: go back to the last repeatable step.
+  if (c.phase == ContainerPhase::kPulling) {
+    c.phase = ContainerPhase::kNew;
+  } else if (c.phase == ContainerPhase::kCreating) {
+    c.phase = ContainerPhase::kPulled;
+  } else if (c.phase == ContainerPhase::kStarting) {
+    c.phase = ContainerPhase::kCreated;
+  }
+  c.op_in_flight = false;
+  return c;
+}
+
+json to_json(const Task& t) {
+  json containers = json::array();
+  for (const auto& c : t.containers) {
+    containers.push_back(to_json(c));
+  }
+  json j = {{"id", t.id},
+            {"arn", t.arn},
+            {"account", t.scope.account},
+            {"region", t.scope.region},
+            {"clusterName", t.cluster_name},
+            {"clusterArn", t.cluster_arn},
+            {"taskDefinitionArn", t.task_definition_arn},
+            {"family", t.family},
+            {"revision", t.revision},
+            {"launchType", t.launch_type},
+            {"networkMode", t.network_mode},
+            {"group", t.group},
+            {"startedBy", t.started_by},
+            {"cpu", t.cpu},
+            {"memory", t.memory},
+            {"overrides", t.overrides},
+            {"tags", t.tags},
+            {"lastStatus", static_cast<int>(t.last_status)},
+            {"desiredStatus", static_cast<int>(t.desired_status)},
+            {"stopCode", t.stop_code},
+            {"stoppedReason", t.stopped_reason},
+            {"createdAt", t.created_at},
+            {"version", t.version},
+            {"containers", containers}};
+  put_opt(j, "pullStartedAt", t.pull_started_at);
+  put_opt(j, "pullStoppedAt", t.pull_stopped_at);
+  put_opt(j, "startedAt", t.started_at);
+  put_opt(j, "stoppingAt", t.stopping_at);
+  put_opt(j, "executionStoppedAt", t.execution_stopped_at);
+  put_opt(j, "stoppedAt", t.stopped_at);
+  return j;
+}
+
+Task task_from(const json& j) {
+  Task t;
+  t.id = j.at("id").get<std::string>();
+  t.arn = j.at("arn").get<std::string>();
+  t.scope = Scope{j.at("account").get<std::string>(), j.at("region").get<std::string>()};
+  t.cluster_name = j.at("clusterName").get<std::string>();
+  t.cluster_arn = j.at("clusterArn").get<std::string>();
+  t.task_definition_arn = j.at("taskDefinitionArn").get<std::string>();
+  t.family = j.at("family").get<std::string>();
+  t.revision = j.at("revision").get<int>();
+  t.launch_type = j.at("launchType").get<std::string>();
+  t.network_mode = j.at("networkMode").get<std::string>();
+  t.group = j.at("group").get<std::string>();
+  t.started_by = j.value("startedBy", "");
+  t.cpu = j.value("cpu", "");
+  t.memory = j.value("memory", "");
+  t.overrides = j.value("overrides", json::object());
+  t.tags = j.value("tags", json::array());
+  t.last_status = static_cast<TaskStatus>(j.at("lastStatus").get<int>());
+  t.desired_status = static_cast<TaskStatus>(j.at("desiredStatus").get<int>());
+  t.stop_code = j.value("stopCode", "");
+  t.stopped_reason = j.value("stoppedReason", "");
+  t.created_at = j.at("createdAt").get<TimeMs>();
+  t.version = j.at("version").get<std::int64_t>();
+  for (const auto& c : j.at("containers")) {
+    t.containers.push_back(container_from(c));
+  }
+  get_opt(j, "pullStartedAt", t.pull_started_at);
+  get_opt(j, "pullStoppedAt", t.pull_stopped_at);
+  get_opt(j, "startedAt", t.started_at);
+  get_opt(j, "stoppingAt", t.stopping_at);
+  get_opt(j, "executionStoppedAt", t.execution_stopped_at);
+  get_opt(j, "stoppedAt", t.stopped_at);
+  return t;
+}
+
+json to_json(const Cluster& c) {
+  return {{"name", c.name},
+          {"arn", c.arn},
+          {"status", c.status},
+          {"settings", c.settings},
+          {"configuration", c.configuration},
+          {"capacityProviders", c.capacity_providers},
+          {"defaultCapacityProviderStrategy", c.default_capacity_provider_strategy},
+          {"serviceConnectDefaults", c.service_connect_defaults},
+          {"tags", c.tags},
+          {"createdAt", c.created_at}};
+}
+
+Cluster cluster_from(const json& j) {
+  Cluster c;
+  c.name = j.at("name").get<std::string>();
+  c.arn = j.at("arn").get<std::string>();
+  c.status = j.at("status").get<std::string>();
+  c.settings = j.value("settings", json::array());
+  c.configuration = j.value("configuration", json());
+  c.capacity_providers = j.value("capacityProviders", json::array());
+  c.default_capacity_provider_strategy = j.value("defaultCapacityProviderStrategy", json::array());
+  c.service_connect_defaults = j.value("serviceConnectDefaults", json());
+  c.tags = j.value("tags", json::array());
+  c.created_at = j.value("createdAt", TimeMs{0});
+  return c;
+}
+
+json to_json(const TaskDefinition& td) {
+  return {{"family", td.family}, {"revision", td.revision}, {"arn", td.arn},
+          {"status", td.status}, {"doc", td.doc},           {"tags", td.tags}};
+}
+
+TaskDefinition task_definition_from(const json& j) {
+  TaskDefinition td;
+  td.family = j.at("family").get<std::string>();
+  td.revision = j.at("revision").get<int>();
+  td.arn = j.at("arn").get<std::string>();
+  td.status = j.at("status").get<std::string>();
+  td.doc = j.at("doc");
+  td.tags = j.value("tags", json::array());
+  return td;
+}
+
+}  // namespace
+
+json snapshot(Store& store) {
+  json regions = json::array();
+  store.for_each_region([&](const Scope& scope, RegionState& r) {
+    json clusters = json::array();
+    for (const auto& [name, c] : r.clusters) {
+      clusters.push_back(to_json(c));
+    }
+    json defs = json::array();
+    for (const auto& [family, revisions] : r.task_definitions) {
+      for (const auto& td : revisions) {
+        defs.push_back(to_json(td));
+      }
+    }
+    json tasks = json::array();
+    for (const auto& [id, t] : r.tasks) {
+      tasks.push_back(to_json(t));
+    }
+    regions.push_back({{"account", scope.account},
+                       {"region", scope.region},
+                       {"clusters", clusters},
+                       {"taskDefinitions", defs},
+                       {"tasks", tasks}});
+  });
+  return {{"format", kFormat}, {"regions", regions}};
+}
+
+Result<Unit> restore(Store& store, const json& snap) {
+  Store fresh;
+  try {
+    if (snap.value("format", 0) != kFormat) {
+      return AwsError::client("InvalidSnapshot", "unknown snapshot format");
+    }
+    for (const auto& r : snap.at("regions")) {
+      Scope scope{r.at("account").get<std::string>(), r.at("region").get<std::string>()};
+      auto& region = fresh.region(scope);
+      for (const auto& c : r.at("clusters")) {
+        auto cluster = cluster_from(c);
+        region.clusters.emplace(cluster.name, std::move(cluster));
+      }
+      for (const auto& d : r.at("taskDefinitions")) {
+        auto td = task_definition_from(d);
+        auto& revisions = region.task_definitions[td.family];
+        if (td.revision != static_cast<int>(revisions.size()) + 1) {
+          return AwsError::client("InvalidSnapshot", "task definition revisions out of order for " + td.family);
+        }
+        revisions.push_back(std::move(td));
+      }
+      for (const auto& tj : r.at("tasks")) {
+        auto t = task_from(tj);
+        fresh.index_task(t);
+        region.tasks.emplace(t.id, std::move(t));
+      }
+    }
+  } catch (const std::exception& e) {
+    return AwsError::client("InvalidSnapshot", e.what());
+  }
+  store = std::move(fresh);
+  return Unit{};
+}
+
+}  // namespace berth::state

@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+
+#include <berth/state/snapshot.hpp>
+
+namespace berth::state {
+namespace {
+
+Store sample() {
+  Store s;
+  Scope scope{"123456789012", "eu-west-1"};
+  auto& r = s.region(scope);
+  Cluster c;
+  c.name = "dev";
+  c.arn = ecs_arn::cluster(scope, "dev");
+  c.tags = json::array({{{"key", "a"}, {"value", "b"}}});
+  r.clusters.emplace("dev", c);
+  for (int rev = 1; rev <= 2; ++rev) {
+    TaskDefinition td;
+    td.family = "web";
+    td.revision = rev;
+    td.arn = ecs_arn::task_definition(scope, "web", rev);
+    td.doc = {{"family", "web"}, {"revision", rev}};
+    r.task_definitions["web"].push_back(td);
+  }
+  Task t;
+  t.id = "abc";
+  t.scope = scope;
+  t.arn = ecs_arn::task(scope, "dev", "abc");
+  t.cluster_name = "dev";
+  t.family = "web";
+  t.revision = 2;
+  t.group = "family:web";
+  t.last_status = TaskStatus::kRunning;
+  t.started_at = 42;
+  Container running;
+  running.name = "app";
+  running.runtime_id = "deadbeef";
+  running.phase = ContainerPhase::kStarted;
+  running.last_status = ContainerStatus::kRunning;
+  running.network_bindings.push_back(NetworkBinding{"127.0.0.1", 80, 32768, "tcp"});
+  Container pulling;
+  pulling.name = "side";
+  pulling.phase = ContainerPhase::kPulling;
+  pulling.op_in_flight = true;
+  t.containers = {running, pulling};
+  s.index_task(t);
+  r.tasks.emplace("abc", t);
+  return s;
+}
+
+TEST(SnapshotTest, RoundTripsTheStore) {
+  Store s = sample();
+  json snap = snapshot(s);
+  Store back;
+  ASSERT_TRUE(restore(back, snap));
+  EXPECT_EQ(snapshot(back)["regions"][0]["clusters"], snap["regions"][0]["clusters"]);
+  Task* t = back.find_task("abc");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->last_status, TaskStatus::kRunning);
+  EXPECT_EQ(t->started_at, 42);
+  EXPECT_EQ(t->containers[0].runtime_id, "deadbeef");
+  EXPECT_EQ(t->containers[0].network_bindings[0].host_port, 32768);
+  EXPECT_EQ(back.region(Scope{"123456789012", "eu-west-1"}).task_definitions["web"].size(), 2u);
+}
+
+TEST(SnapshotTest, WorkUnderWayIsRolledBackToARepeatableStep) {
+  Store s = sample();
+  Store back;
+  ASSERT_TRUE(restore(back, snapshot(s)));
+  const auto& side = back.find_task("abc")->containers[1];
+  EXPECT_EQ(side.phase, ContainerPhase::kNew);
+  EXPECT_FALSE(side.op_in_flight);
+}
+
+TEST(SnapshotTest, BadSnapshotLeavesStoreUntouched) {
+  Store s = sample();
+  for (json bad : {json::object(), json{{"format", 99}}, json{{"format", 1}, {"regions", {{{"account", "1"}}}}},
+                   json{{"format", 1}, {"regions", "nope"}}}) {
+    auto r = restore(s, bad);
+    EXPECT_FALSE(r) << bad.dump();
+    EXPECT_NE(s.find_task("abc"), nullptr);
+  }
+}
+
+}  // namespace
+}  // namespace berth::state
