@@ -282,7 +282,7 @@ int App::run_until_signal() {
         return;
       }
       // Without a data dir nothing outlives berth: the containers it started go with it.
-      d.reconciler->remove_all_containers([&d] { d.io.stop(); });
+      d.reconciler->drain_and_remove_all([&d] { d.io.stop(); });
     });
     // Never hang on a slow engine: give the clean-up a bounded time.
     auto guard = std::make_shared<net::steady_timer>(d.io, std::chrono::seconds(15));

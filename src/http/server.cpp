@@ -9,6 +9,8 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include <berth/common/ids.hpp>
+
 namespace berth::http {
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -22,10 +24,12 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
+// Answers that never reach a handler still carry a request id, as every AWS answer does.
 Response framing_error(int status, std::string type, std::string message) {
   Response r;
   r.status = status;
   r.content_type = "application/x-amz-json-1.1";
+  r.headers.emplace_back("x-amzn-RequestId", ids::request_id());
   r.body = std::string(R"({"__type":")") + type + R"(","message":")" + message + R"("})";
   return r;
 }

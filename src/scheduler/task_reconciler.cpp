@@ -1,6 +1,7 @@
 #include <berth/scheduler/task_reconciler.hpp>
 
 #include <memory>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -56,7 +57,30 @@ void TaskReconciler::mark_exited(Task& task, Container& c, std::optional<int> ex
   }
 }
 
+bool TaskReconciler::op_completed() {
+  --in_flight_;
+  if (!drain_done_) {
+    return false;
+  }
+  if (in_flight_ == 0) {
+    // Every operation has landed: now the engine holds every container this instance will ever have.
+    remove_all_containers(std::exchange(drain_done_, nullptr));
+  }
+  return true;
+}
+
+void TaskReconciler::drain_and_remove_all(std::function<void()> done) {
+  if (in_flight_ == 0) {
+    remove_all_containers(std::move(done));
+    return;
+  }
+  drain_done_ = std::move(done);
+}
+
 void TaskReconciler::reconcile(const std::string& task_id) {
+  if (drain_done_) {
+    return;
+  }
   Task* task = store_.find_task(task_id);
   if (task == nullptr) {
     active_.erase(task_id);
@@ -154,11 +178,15 @@ void TaskReconciler::reconcile_stopping(Task& task) {
 void TaskReconciler::pull(Task& task, Container& c) {
   c.phase = ContainerPhase::kPulling;
   c.op_in_flight = true;
+  ++in_flight_;
   if (!task.pull_started_at) {
     task.pull_started_at = clock_.now_ms();
     ++task.version;
   }
   runtime_.ensure_image(c.image, [this, id = task.id, name = c.name](runtime::ImageOutcome out) {
+    if (op_completed()) {
+      return;
+    }
     Task* t = store_.find_task(id);
     Container* ct = t == nullptr ? nullptr : find_container(*t, name);
     if (ct == nullptr) {
@@ -178,11 +206,13 @@ void TaskReconciler::pull(Task& task, Container& c) {
 void TaskReconciler::create(Task& task, Container& c) {
   c.phase = ContainerPhase::kCreating;
   c.op_in_flight = true;
+  ++in_flight_;
   auto spec = build_container_spec(task, c, options_, ids::hex32().substr(0, 20));
   runtime_.create(std::move(spec), [this, id = task.id, name = c.name](runtime::CreateOutcome out) {
+    const bool draining = op_completed();
     Task* t = store_.find_task(id);
     Container* ct = t == nullptr ? nullptr : find_container(*t, name);
-    if (ct == nullptr) {
+    if (ct == nullptr || draining) {
       // The task is gone (reset): do not leave its container behind.
       if (!out.error) {
         runtime_.remove(out.container_id, [](runtime::Done) {});
@@ -204,7 +234,11 @@ void TaskReconciler::create(Task& task, Container& c) {
 void TaskReconciler::start_container(Task& task, Container& c) {
   c.phase = ContainerPhase::kStarting;
   c.op_in_flight = true;
+  ++in_flight_;
   runtime_.start(c.runtime_id, [this, id = task.id, name = c.name](runtime::StartOutcome out) {
+    if (op_completed()) {
+      return;
+    }
     Task* t = store_.find_task(id);
     Container* ct = t == nullptr ? nullptr : find_container(*t, name);
     if (ct == nullptr) {

@@ -49,6 +49,9 @@ class TaskReconciler {
   void on_event(const runtime::RuntimeEvent& event);
   // Force-removes every container this berth instance started; `done` runs when all are gone.
   void remove_all_containers(std::function<void()> done);
+  // For shutdown: issues nothing new, waits for the pulls/creates/starts under way to land (a create that
+  // lands now is removed too), then removes every container of this instance.
+  void drain_and_remove_all(std::function<void()> done);
   // Forgets all tasks (the store was cleared).
   void forget_all() { active_.clear(); }
   // Takes on every task of the store that is not STOPPED (after a restore from --data-dir).
@@ -68,12 +71,17 @@ class TaskReconciler {
   void create(state::Task& task, state::Container& c);
   void start_container(state::Task& task, state::Container& c);
   void signal(state::Task& task, state::Container& c, const char* sig);
+  // Called first in every pull/create/start completion; true while draining (the completion must then only
+  // clean up).
+  bool op_completed();
 
   state::Store& store_;
   runtime::ContainerRuntime& runtime_;
   const Clock& clock_;
   ReconcilerOptions options_;
   std::set<std::string> active_;  // ids of tasks that are not STOPPED yet
+  int in_flight_ = 0;             // pulls, creates and starts issued and not yet completed
+  std::function<void()> drain_done_;
 };
 
 }  // namespace berth::scheduler

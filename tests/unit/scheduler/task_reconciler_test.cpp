@@ -255,5 +255,25 @@ TEST_F(TaskReconcilerTest, CreateCompletingAfterResetRemovesOrphan) {
   EXPECT_EQ(runtime_.actions().back(), "remove c1");
 }
 
+TEST_F(TaskReconcilerTest, DrainWaitsForCreatesUnderWayThenRemovesEverything) {
+  auto running = add_task({{"a", true}});
+  reconciler_.reconcile(running);
+  settle();
+  auto starting = add_task({{"b", true}});
+  reconciler_.reconcile(starting);
+  runtime_.run_pending();  // pull landed, create issued but not completed
+  ASSERT_EQ(runtime_.live_containers(), 2u);
+  bool done = false;
+  reconciler_.drain_and_remove_all([&] { done = true; });
+  EXPECT_FALSE(done);
+  settle();
+  EXPECT_TRUE(done);
+  EXPECT_EQ(runtime_.live_containers(), 0u);
+  // Nothing new was started for the task whose create landed during the drain.
+  for (const auto& a : runtime_.actions()) {
+    EXPECT_NE(a, "start c2");
+  }
+}
+
 }  // namespace
 }  // namespace berth::scheduler
