@@ -713,6 +713,8 @@ TEST_F(DockerRuntimeTest, EventStreamReconnectsAfterTheEngineDropsIt) {
   ASSERT_TRUE(posts_.run_until([&] { return connected == 1; }));
   EXPECT_EQ(json::parse(daemon_.requests_to("GET", "/v1.41/events")[0].query_param("filters")).count("label"),
             0u);
+  // The fake answers a stream's headers before it registers the stream; drop only once it is registered.
+  ASSERT_TRUE(daemon_.wait_for_streams(1, kWait));
 
   daemon_.drop_streams();
   ASSERT_TRUE(posts_.run_until([&] { return connected == 2; }));
