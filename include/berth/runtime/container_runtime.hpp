@@ -17,6 +17,37 @@ struct PortBinding {
   std::string host_ip;  // empty: all interfaces
 };
 
+struct Ulimit {
+  std::string name;  // "nofile", "nproc", ...
+  std::int64_t soft = 0;
+  std::int64_t hard = 0;
+};
+
+struct Mount {
+  enum class Type { kBind, kVolume, kTmpfs };
+  Type type = Type::kBind;
+  std::string source;  // host path (bind) or volume name (volume); unused for tmpfs
+  std::string target;  // path in the container
+  bool read_only = false;
+  std::optional<std::int64_t> tmpfs_size_bytes;  // tmpfs only
+  std::vector<std::string> tmpfs_options;        // tmpfs only, e.g. "noexec"
+};
+
+struct Device {
+  std::string host_path;
+  std::string container_path;
+  std::string permissions = "rwm";
+};
+
+// Docker's health check (times in nanoseconds, as the Engine API takes them).
+struct HealthCheck {
+  std::vector<std::string> test;  // ["CMD", ...] or ["CMD-SHELL", "..."]
+  std::int64_t interval_ns = 30'000'000'000;
+  std::int64_t timeout_ns = 5'000'000'000;
+  std::int64_t start_period_ns = 0;
+  int retries = 3;
+};
+
 // What berth asks the engine to create. Optional fields left empty keep the image's defaults.
 struct ContainerSpec {
   std::string name;  // engine container name
@@ -26,13 +57,50 @@ struct ContainerSpec {
   std::vector<std::string> env;  // KEY=VALUE
   Labels labels;
   std::vector<PortBinding> ports;
-  std::string network_mode = "bridge";  // bridge | host | none
+  // bridge | host | none | container:<id> (join another container's namespace) | <user network name>
+  std::string network_mode = "bridge";
+  std::vector<std::string> network_aliases;  // DNS names on a user network
   std::optional<std::int64_t> memory_bytes;              // hard limit
   std::optional<std::int64_t> memory_reservation_bytes;  // soft limit
   std::optional<std::int64_t> cpu_shares;
+  std::optional<std::int64_t> nano_cpus;  // CPU quota (1e9 = one CPU)
   std::optional<std::string> working_dir;
   std::optional<std::string> user;
   std::optional<std::string> hostname;
+  std::vector<Ulimit> ulimits;
+  std::vector<std::string> cap_add;
+  std::vector<std::string> cap_drop;
+  bool init = false;
+  std::optional<std::int64_t> shm_size_bytes;
+  std::vector<Device> devices;
+  bool read_only_rootfs = false;
+  bool privileged = false;
+  std::vector<std::string> extra_hosts;  // "host:ip"
+  std::vector<std::string> dns;
+  std::vector<std::string> dns_search;
+  std::vector<std::string> dns_options;
+  std::vector<Mount> mounts;
+  std::vector<std::string> volumes_from;  // "<container id>" or "<container id>:ro"
+  std::map<std::string, std::string> sysctls;
+  std::optional<HealthCheck> healthcheck;
+  std::optional<std::string> log_driver;
+  std::map<std::string, std::string> log_options;
+  std::optional<int> stop_timeout_s;  // what `docker stop` would wait; berth itself signals
+  std::optional<std::string> cgroup_parent;
+};
+
+// A Docker network that stands in for a VPC.
+struct NetworkSpec {
+  std::string name;
+  Labels labels;
+};
+
+// A Docker volume (dockerVolumeConfiguration, empty task volumes).
+struct VolumeSpec {
+  std::string name;
+  std::string driver = "local";
+  std::map<std::string, std::string> driver_opts;
+  Labels labels;
 };
 
 enum class ErrorKind {
@@ -60,6 +128,8 @@ struct CreateOutcome {
 struct StartOutcome {
   std::optional<RuntimeError> error;
   std::vector<PortBinding> bindings;  // as the engine assigned them (dynamic host ports resolved)
+  std::string ip_address;   // on its (first) network, when it has its own network namespace
+  std::string mac_address;
 };
 struct Done {
   std::optional<RuntimeError> error;
@@ -73,6 +143,7 @@ struct ContainerState {
   std::optional<int> exit_code;  // set when the container has exited
   bool oom_killed = false;
   std::vector<PortBinding> bindings;
+  std::string health;  // "", "starting", "healthy" or "unhealthy"
 };
 struct ListOutcome {
   std::optional<RuntimeError> error;
@@ -84,10 +155,11 @@ struct InspectOutcome {
 };
 
 struct RuntimeEvent {
-  enum class Type { kStart, kDie, kOom, kDestroy };
+  enum class Type { kStart, kDie, kOom, kDestroy, kHealth };
   Type type = Type::kDie;
   std::string container_id;
   std::optional<int> exit_code;  // kDie
+  std::string health;            // kHealth: "healthy" or "unhealthy"
   Labels labels;
 };
 
@@ -107,8 +179,20 @@ class ContainerRuntime {
 
   virtual ~ContainerRuntime() = default;
 
-  // Makes the image present locally: a no-op when it is, a pull when it is not.
-  virtual void ensure_image(std::string image, std::function<void(ImageOutcome)> done) = 0;
+  // Makes the image present locally: a no-op when it is, a pull when it is not. `registry_auth`, when set, is
+  // the X-Registry-Auth value for the pull (base64 JSON {"username","password","serveraddress"}); never logged.
+  virtual void ensure_image(std::string image, std::optional<std::string> registry_auth,
+                            std::function<void(ImageOutcome)> done) = 0;
+  // Loads an image from a tar of a root filesystem (as `docker import`), tagged `reference`.
+  virtual void import_image(std::string reference, std::string rootfs_tar, std::function<void(Done)> done) = 0;
+  // Creates the network unless one of that name exists.
+  virtual void ensure_network(NetworkSpec spec, std::function<void(Done)> done) = 0;
+  // Removes a network; a missing one is not an error.
+  virtual void remove_network(std::string name, std::function<void(Done)> done) = 0;
+  // Creates the volume unless one of that name exists.
+  virtual void ensure_volume(VolumeSpec spec, std::function<void(Done)> done) = 0;
+  // Removes a volume; a missing one is not an error.
+  virtual void remove_volume(std::string name, std::function<void(Done)> done) = 0;
   virtual void create(ContainerSpec spec, std::function<void(CreateOutcome)> done) = 0;
   virtual void start(std::string id, std::function<void(StartOutcome)> done) = 0;
   // Sends a signal ("SIGTERM", "SIGKILL"); a container that is not running is not an error.
@@ -120,7 +204,8 @@ class ContainerRuntime {
   virtual void list(Labels filter, std::function<void(ListOutcome)> done) = 0;
   virtual void info(std::function<void(EngineInfo)> done) = 0;
 
-  // Streams container events for containers carrying every label in `filter`, reconnecting with backoff
+  // Streams container events (start, die, oom, destroy, health_status) for containers carrying every label in
+  // `filter`, reconnecting with backoff
   // when the engine goes away. `on_connected` runs after each (re)connect, so the caller can resync by level.
   virtual void watch(Labels filter, std::function<void(RuntimeEvent)> on_event,
                      std::function<void()> on_connected) = 0;

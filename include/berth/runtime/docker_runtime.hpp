@@ -61,7 +61,14 @@ class DockerRuntime final : public ContainerRuntime {
   // The host this runtime talks to, in DOCKER_HOST form.
   const std::string& host() const;
 
-  void ensure_image(std::string image, std::function<void(ImageOutcome)> done) override;
+  // `registry_auth`, when set, is sent instead of what Options::registry_auth would give.
+  void ensure_image(std::string image, std::optional<std::string> registry_auth,
+                    std::function<void(ImageOutcome)> done) override;
+  void import_image(std::string reference, std::string rootfs_tar, std::function<void(Done)> done) override;
+  void ensure_network(NetworkSpec spec, std::function<void(Done)> done) override;
+  void remove_network(std::string name, std::function<void(Done)> done) override;
+  void ensure_volume(VolumeSpec spec, std::function<void(Done)> done) override;
+  void remove_volume(std::string name, std::function<void(Done)> done) override;
   void create(ContainerSpec spec, std::function<void(CreateOutcome)> done) override;
   void start(std::string id, std::function<void(StartOutcome)> done) override;
   void kill(std::string id, std::string signal, std::function<void(Done)> done) override;

@@ -204,8 +204,8 @@ void CurlLoop::send(HttpRequest request, std::function<void(HttpResponse)> done)
     }
   }
   // An empty POST would otherwise go out as a form post.
-  t->headers =
-      curl_slist_append(t->headers, r.body.empty() ? "Content-Type:" : "Content-Type: application/json");
+  const std::string content_type = "Content-Type: " + (r.body.empty() ? std::string() : r.content_type);
+  t->headers = curl_slist_append(t->headers, r.body.empty() ? "Content-Type:" : content_type.c_str());
   for (const std::string& h : r.headers) {
     t->headers = curl_slist_append(t->headers, h.c_str());
   }

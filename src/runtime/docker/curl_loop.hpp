@@ -39,7 +39,8 @@ enum class Transport {
 struct HttpRequest {
   std::string method = "GET";
   std::string path;  // including the query string
-  std::string body;  // sent as application/json when non-empty
+  std::string body;  // may be binary; sent with `content_type` when non-empty
+  std::string content_type = "application/json";
   std::vector<std::string> headers;
   std::chrono::milliseconds timeout{0};  // whole request; 0 for an endless stream
   std::size_t max_body = std::size_t{64} << 20;

@@ -117,11 +117,11 @@ std::string id_of(const json& j) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Consumes the JSON-lines body of a pull: keeps the first error and logs progress (one line per layer and
-// status change, so "Downloading" ticks don't flood the debug log).
-class PullProgress {
+// Consumes the JSON-lines body of a pull or an import: keeps the first error and logs progress (one line per
+// layer and status change, so "Downloading" ticks don't flood the debug log).
+class ImageProgress {
  public:
-  explicit PullProgress(std::string image) : image_(std::move(image)) {}
+  ImageProgress(std::string verb, std::string image) : verb_(std::move(verb)), image_(std::move(image)) {}
 
   bool feed(std::string_view data) {
     return lines_.feed(data, [this](std::string_view line) { on_line(line); });
@@ -140,7 +140,7 @@ class PullProgress {
     if (auto e = j.find("error"); e != j.end() && !error_) {
       error_ = e->is_string() ? e->get<std::string>() : e->dump();
       if (error_->empty()) {
-        error_ = "pull failed";
+        error_ = verb_ + " failed";
       }
       return;
     }
@@ -156,10 +156,11 @@ class PullProgress {
     std::string& last = last_status_[id];
     if (last != status) {
       last = status;
-      spdlog::debug("docker pull {}: {}{}{}", image_, id, id.empty() ? "" : " ", status);
+      spdlog::debug("docker {} {}: {}{}{}", verb_, image_, id, id.empty() ? "" : " ", status);
     }
   }
 
+  std::string verb_;
   std::string image_;
   LineSplitter lines_{kMaxStreamLine};
   std::optional<std::string> error_;
@@ -178,7 +179,13 @@ class DockerRuntime::Impl {
   const std::string& host() const { return options_.host; }
   void shutdown() { loop_.stop(); }
 
-  void ensure_image(std::string image, std::function<void(ImageOutcome)> done);
+  void ensure_image(std::string image, std::optional<std::string> registry_auth,
+                    std::function<void(ImageOutcome)> done);
+  void import_image(std::string reference, std::string rootfs_tar, std::function<void(Done)> done);
+  void ensure_network(NetworkSpec spec, std::function<void(Done)> done);
+  void remove_network(std::string name, std::function<void(Done)> done);
+  void ensure_volume(VolumeSpec spec, std::function<void(Done)> done);
+  void remove_volume(std::string name, std::function<void(Done)> done);
   void create(ContainerSpec spec, std::function<void(CreateOutcome)> done);
   void start(std::string id, std::function<void(StartOutcome)> done);
   void kill(std::string id, std::string signal, std::function<void(Done)> done);
@@ -231,8 +238,17 @@ class DockerRuntime::Impl {
   void with_api(ApiReady then);
   std::optional<RuntimeError> apply_version(const HttpResponse& r);
   void inspect_image(std::string image, std::function<void(HttpResponse)> then);
-  void pull(ImageReference ref, std::string image, std::function<void(ImageOutcome)> done);
-  void inspect_container(const std::string& id, std::function<void(InspectOutcome)> done);
+  void pull(ImageReference ref, std::string image, std::optional<std::string> registry_auth,
+            std::function<void(ImageOutcome)> done);
+  struct Inspected {
+    InspectOutcome outcome;
+    docker_detail::NetworkAddress address;
+  };
+  void inspect_container(const std::string& id, std::function<void(Inspected)> done);
+  // Runs `fn` on the I/O thread once the API version is known; an engine that can't be reached completes
+  // `done` with the error instead.
+  void run_with_api(std::function<void(Done)> done, std::function<void(std::function<void(Done)>)> fn);
+  void create_network(NetworkSpec spec, std::function<void(Done)> done);
   void connect_watcher(const std::shared_ptr<Watcher>& w);
   void retry_watcher(const std::shared_ptr<Watcher>& w, const std::string& why);
   void handle_event_line(const Watcher& w, std::string_view line);
@@ -310,9 +326,11 @@ void DockerRuntime::Impl::inspect_image(std::string image, std::function<void(Ht
   loop_.send(request("GET", api("/images/" + url_encode(image, kImagePathKeep) + "/json")), std::move(then));
 }
 
-void DockerRuntime::Impl::ensure_image(std::string image, std::function<void(ImageOutcome)> done) {
-  on_loop([this, image = std::move(image), done = std::move(done)]() mutable {
-    with_api([this, image = std::move(image),
+void DockerRuntime::Impl::ensure_image(std::string image, std::optional<std::string> registry_auth,
+                                       std::function<void(ImageOutcome)> done) {
+  on_loop([this, image = std::move(image), registry_auth = std::move(registry_auth),
+           done = std::move(done)]() mutable {
+    with_api([this, image = std::move(image), registry_auth = std::move(registry_auth),
               done = std::move(done)](std::optional<RuntimeError> err) mutable {
       if (err) {
         deliver(std::move(done), ImageOutcome{std::move(err)});
@@ -327,37 +345,48 @@ void DockerRuntime::Impl::ensure_image(std::string image, std::function<void(Ima
           return;
         }
       }
-      inspect_image(
-          image, [this, image, ref = std::move(ref), done = std::move(done)](HttpResponse r) mutable {
-            if (r.transport == Transport::kOk && r.status == 200) {
-              RuntimeError error;
-              auto j = parse_body(r, &error);
-              if (!j) {
-                deliver(std::move(done), ImageOutcome{error});
-                return;
-              }
-              deliver(std::move(done), ImageOutcome{std::nullopt, id_of(*j), false});
-              return;
-            }
-            if (r.transport == Transport::kOk && r.status == 404 && ref) {
-              pull(std::move(*ref), std::move(image), std::move(done));
-              return;
-            }
-            deliver(std::move(done),
-                    ImageOutcome{failure(endpoint_, r,
-                                         r.status == 404 ? ErrorKind::kImageNotFound : ErrorKind::kOther)});
-          });
+      inspect_image(image, [this, image, ref = std::move(ref), registry_auth = std::move(registry_auth),
+                            done = std::move(done)](HttpResponse r) mutable {
+        if (r.transport == Transport::kOk && r.status == 200) {
+          RuntimeError error;
+          auto j = parse_body(r, &error);
+          if (!j) {
+            deliver(std::move(done), ImageOutcome{error});
+            return;
+          }
+          deliver(std::move(done), ImageOutcome{std::nullopt, id_of(*j), false});
+          return;
+        }
+        if (r.transport == Transport::kOk && r.status == 404 && ref) {
+          pull(std::move(*ref), std::move(image), std::move(registry_auth), std::move(done));
+          return;
+        }
+        deliver(std::move(done),
+                ImageOutcome{
+                    failure(endpoint_, r, r.status == 404 ? ErrorKind::kImageNotFound : ErrorKind::kOther)});
+      });
     });
   });
 }
 
 void DockerRuntime::Impl::pull(ImageReference ref, std::string image,
+                               std::optional<std::string> registry_auth,
                                std::function<void(ImageOutcome)> done) {
   spdlog::info("docker pull {}", image);
   HttpRequest req = request("POST", api("/images/create?fromImage=" + url_encode(ref.familiar_name()) +
                                         "&tag=" + url_encode(ref.pull_tag())));
   req.timeout = options_.pull_timeout;
-  if (options_.registry_auth) {
+  // Credentials the caller resolved for this pull win over the runtime-wide source.
+  if (registry_auth) {
+    // A line break would end the header early and smuggle the rest into the request.
+    if (registry_auth->find_first_of("\r\n") != std::string::npos) {
+      deliver(std::move(done),
+              ImageOutcome{make_error(ErrorKind::kImageNotFound,
+                                      "pull of " + image + ": malformed registry credentials")});
+      return;
+    }
+    req.headers.push_back("X-Registry-Auth: " + *registry_auth);
+  } else if (options_.registry_auth) {
     try {
       if (auto auth = options_.registry_auth(ref.registry)) {
         req.headers.push_back("X-Registry-Auth: " + *auth);
@@ -366,7 +395,7 @@ void DockerRuntime::Impl::pull(ImageReference ref, std::string image,
       spdlog::warn("docker pull {}: registry credentials unavailable: {}", image, e.what());
     }
   }
-  auto progress = std::make_shared<PullProgress>(image);
+  auto progress = std::make_shared<ImageProgress>("pull", image);
   req.on_data = [progress](std::string_view data) { return progress->feed(data); };
   loop_.send(std::move(req), [this, ref, image, progress, done = std::move(done)](HttpResponse r) mutable {
     if (r.transport == Transport::kTimeout) {
@@ -408,6 +437,158 @@ void DockerRuntime::Impl::pull(ImageReference ref, std::string image,
   });
 }
 
+void DockerRuntime::Impl::run_with_api(std::function<void(Done)> done,
+                                       std::function<void(std::function<void(Done)>)> fn) {
+  on_loop([this, done = std::move(done), fn = std::move(fn)]() mutable {
+    with_api([this, done = std::move(done), fn = std::move(fn)](std::optional<RuntimeError> err) mutable {
+      if (err) {
+        deliver(std::move(done), Done{std::move(err)});
+        return;
+      }
+      fn(std::move(done));
+    });
+  });
+}
+
+void DockerRuntime::Impl::import_image(std::string reference, std::string rootfs_tar,
+                                       std::function<void(Done)> done) {
+  std::string why;
+  std::optional<ImageReference> ref = parse_image_reference(reference, &why);
+  if (ref && !ref->digest.empty()) {
+    ref.reset();
+    why = "an imported image is named by a tag, not a digest";
+  }
+  run_with_api(std::move(done), [this, ref = std::move(ref), why = std::move(why),
+                                 reference = std::move(reference),
+                                 rootfs_tar = std::move(rootfs_tar)](std::function<void(Done)> done) mutable {
+    if (!ref) {
+      deliver(std::move(done), Done{make_error(ErrorKind::kOther, why + ": " + reference)});
+      return;
+    }
+    spdlog::info("docker import {} ({} bytes)", reference, rootfs_tar.size());
+    HttpRequest req =
+        request("POST", api("/images/create?fromSrc=-&repo=" + url_encode(ref->familiar_name()) +
+                            "&tag=" + url_encode(ref->tag.empty() ? "latest" : ref->tag)));
+    req.timeout = options_.pull_timeout;
+    req.body = std::move(rootfs_tar);
+    req.content_type = "application/x-tar";
+    auto progress = std::make_shared<ImageProgress>("import", reference);
+    req.on_data = [progress](std::string_view data) { return progress->feed(data); };
+    loop_.send(std::move(req), [this, reference, progress, done = std::move(done)](HttpResponse r) mutable {
+      if (r.transport != Transport::kOk || r.status != 200) {
+        deliver(std::move(done), Done{failure(endpoint_, r, ErrorKind::kOther)});
+        return;
+      }
+      // A tar the engine can't read still answers 200; the failure is a line in the stream.
+      progress->finish();
+      if (progress->error()) {
+        spdlog::info("docker import {} failed: {}", reference, *progress->error());
+        deliver(std::move(done), Done{make_error(ErrorKind::kOther, *progress->error())});
+        return;
+      }
+      deliver(std::move(done), Done{});
+    });
+  });
+}
+
+void DockerRuntime::Impl::ensure_network(NetworkSpec spec, std::function<void(Done)> done) {
+  run_with_api(std::move(done), [this, spec = std::move(spec)](std::function<void(Done)> done) mutable {
+    const std::string path = api("/networks/" + url_encode(spec.name));
+    loop_.send(request("GET", path),
+               [this, spec = std::move(spec), done = std::move(done)](HttpResponse r) mutable {
+                 if (r.transport == Transport::kOk && r.status == 200) {
+                   // The engine also finds networks by id prefix; only one of this very name counts as
+                   // present.
+                   json j = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+                   auto name = j.is_object() ? j.find("Name") : j.end();
+                   if (j.is_object() && name != j.end() && name->is_string() && *name == spec.name) {
+                     deliver(std::move(done), Done{});
+                     return;
+                   }
+                 } else if (r.transport != Transport::kOk || r.status != 404) {
+                   deliver(std::move(done), Done{failure(endpoint_, r)});
+                   return;
+                 }
+                 create_network(std::move(spec), std::move(done));
+               });
+  });
+}
+
+void DockerRuntime::Impl::create_network(NetworkSpec spec, std::function<void(Done)> done) {
+  HttpRequest req = request("POST", api("/networks/create"));
+  json body{{"Name", spec.name}, {"Driver", "bridge"}, {"CheckDuplicate", true}, {"Labels", json::object()}};
+  for (const auto& [k, v] : spec.labels) {
+    body["Labels"][k] = v;
+  }
+  req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  loop_.send(std::move(req), [this, name = spec.name, done = std::move(done)](HttpResponse r) mutable {
+    // 409: created in the meantime (by a concurrent ensure), which is what was asked for.
+    if (r.transport == Transport::kOk && (r.status == 201 || r.status == 200 || r.status == 409)) {
+      if (r.status != 409) {
+        spdlog::info("docker network {} created", name);
+      }
+      deliver(std::move(done), Done{});
+      return;
+    }
+    deliver(std::move(done), Done{failure(endpoint_, r)});
+  });
+}
+
+void DockerRuntime::Impl::remove_network(std::string name, std::function<void(Done)> done) {
+  run_with_api(std::move(done), [this, name = std::move(name)](std::function<void(Done)> done) mutable {
+    loop_.send(request("DELETE", api("/networks/" + url_encode(name))), [this, done = std::move(done)](
+                                                                            HttpResponse r) mutable {
+      if (r.transport == Transport::kOk && (r.status == 204 || r.status == 200 || r.status == 404)) {
+        deliver(std::move(done), Done{});
+        return;
+      }
+      // 20.10 answers 403 for a network with endpoints still attached; both mean "in use".
+      const bool in_use = r.status == 403 || r.status == 409;
+      deliver(std::move(done),
+              Done{failure(endpoint_, r, in_use ? std::optional(ErrorKind::kConflict) : std::nullopt)});
+    });
+  });
+}
+
+void DockerRuntime::Impl::ensure_volume(VolumeSpec spec, std::function<void(Done)> done) {
+  run_with_api(std::move(done), [this, spec = std::move(spec)](std::function<void(Done)> done) mutable {
+    // Creating a volume that exists with the same driver answers it unchanged, so no inspect is needed.
+    HttpRequest req = request("POST", api("/volumes/create"));
+    json body{{"Name", spec.name},
+              {"Driver", spec.driver.empty() ? "local" : spec.driver},
+              {"DriverOpts", json::object()},
+              {"Labels", json::object()}};
+    for (const auto& [k, v] : spec.driver_opts) {
+      body["DriverOpts"][k] = v;
+    }
+    for (const auto& [k, v] : spec.labels) {
+      body["Labels"][k] = v;
+    }
+    req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    loop_.send(std::move(req), [this, done = std::move(done)](HttpResponse r) mutable {
+      if (r.transport == Transport::kOk && (r.status == 201 || r.status == 200)) {
+        deliver(std::move(done), Done{});
+        return;
+      }
+      deliver(std::move(done), Done{failure(endpoint_, r)});
+    });
+  });
+}
+
+void DockerRuntime::Impl::remove_volume(std::string name, std::function<void(Done)> done) {
+  run_with_api(std::move(done), [this, name = std::move(name)](std::function<void(Done)> done) mutable {
+    loop_.send(request("DELETE", api("/volumes/" + url_encode(name))),
+               [this, done = std::move(done)](HttpResponse r) mutable {
+                 if (r.transport == Transport::kOk && (r.status == 204 || r.status == 404)) {
+                   deliver(std::move(done), Done{});
+                   return;
+                 }
+                 // 409: a container still uses it.
+                 deliver(std::move(done), Done{failure(endpoint_, r)});
+               });
+  });
+}
+
 void DockerRuntime::Impl::create(ContainerSpec spec, std::function<void(CreateOutcome)> done) {
   on_loop([this, spec = std::move(spec), done = std::move(done)]() mutable {
     with_api([this, spec = std::move(spec), done = std::move(done)](std::optional<RuntimeError> err) mutable {
@@ -445,20 +626,21 @@ void DockerRuntime::Impl::create(ContainerSpec spec, std::function<void(CreateOu
   });
 }
 
-void DockerRuntime::Impl::inspect_container(const std::string& id, std::function<void(InspectOutcome)> done) {
+void DockerRuntime::Impl::inspect_container(const std::string& id, std::function<void(Inspected)> done) {
   loop_.send(request("GET", api("/containers/" + url_encode(id) + "/json")),
              [this, done = std::move(done)](HttpResponse r) mutable {
                if (r.transport != Transport::kOk || r.status != 200) {
-                 done(InspectOutcome{failure(endpoint_, r)});
+                 done(Inspected{InspectOutcome{failure(endpoint_, r)}, {}});
                  return;
                }
                RuntimeError error;
                auto j = parse_body(r, &error);
                if (!j) {
-                 done(InspectOutcome{error});
+                 done(Inspected{InspectOutcome{error}, {}});
                  return;
                }
-               done(InspectOutcome{std::nullopt, docker_detail::state_from_inspect(*j)});
+               done(Inspected{InspectOutcome{std::nullopt, docker_detail::state_from_inspect(*j)},
+                              docker_detail::network_address_from_inspect(*j)});
              });
 }
 
@@ -477,8 +659,13 @@ void DockerRuntime::Impl::start(std::string id, std::function<void(StartOutcome)
                      return;
                    }
                    // Dynamic host ports are only known once the engine has started the container.
-                   inspect_container(id, [this, done = std::move(done)](InspectOutcome o) mutable {
-                     deliver(std::move(done), StartOutcome{std::move(o.error), std::move(o.state.bindings)});
+                   inspect_container(id, [this, done = std::move(done)](Inspected i) mutable {
+                     StartOutcome out;
+                     out.error = std::move(i.outcome.error);
+                     out.bindings = std::move(i.outcome.state.bindings);
+                     out.ip_address = std::move(i.address.ip);
+                     out.mac_address = std::move(i.address.mac);
+                     deliver(std::move(done), std::move(out));
                    });
                  });
     });
@@ -535,8 +722,8 @@ void DockerRuntime::Impl::inspect(std::string id, std::function<void(InspectOutc
         deliver(std::move(done), InspectOutcome{std::move(err)});
         return;
       }
-      inspect_container(id, [this, done = std::move(done)](InspectOutcome o) mutable {
-        deliver(std::move(done), std::move(o));
+      inspect_container(id, [this, done = std::move(done)](Inspected i) mutable {
+        deliver(std::move(done), std::move(i.outcome));
       });
     });
   });
@@ -613,7 +800,8 @@ void DockerRuntime::Impl::connect_watcher(const std::shared_ptr<Watcher>& w) {
     }
     json filters = w->filter.empty() ? json::object() : docker_detail::label_filter(w->filter);
     filters["type"] = json::array({"container"});
-    filters["event"] = json::array({"start", "die", "oom", "destroy"});
+    // The engine matches "health_status" against "health_status: healthy" and the like by prefix.
+    filters["event"] = json::array({"start", "die", "oom", "destroy", "health_status"});
     HttpRequest req = request("GET", api("/events?filters=" + url_encode(filters.dump())));
     req.timeout = std::chrono::milliseconds{0};
     w->lines.reset();
@@ -692,8 +880,25 @@ std::string DockerRuntime::host_from_env() {
 
 const std::string& DockerRuntime::host() const { return impl_->host(); }
 
-void DockerRuntime::ensure_image(std::string image, std::function<void(ImageOutcome)> done) {
-  impl_->ensure_image(std::move(image), std::move(done));
+void DockerRuntime::ensure_image(std::string image, std::optional<std::string> registry_auth,
+                                 std::function<void(ImageOutcome)> done) {
+  impl_->ensure_image(std::move(image), std::move(registry_auth), std::move(done));
+}
+void DockerRuntime::import_image(std::string reference, std::string rootfs_tar,
+                                 std::function<void(Done)> done) {
+  impl_->import_image(std::move(reference), std::move(rootfs_tar), std::move(done));
+}
+void DockerRuntime::ensure_network(NetworkSpec spec, std::function<void(Done)> done) {
+  impl_->ensure_network(std::move(spec), std::move(done));
+}
+void DockerRuntime::remove_network(std::string name, std::function<void(Done)> done) {
+  impl_->remove_network(std::move(name), std::move(done));
+}
+void DockerRuntime::ensure_volume(VolumeSpec spec, std::function<void(Done)> done) {
+  impl_->ensure_volume(std::move(spec), std::move(done));
+}
+void DockerRuntime::remove_volume(std::string name, std::function<void(Done)> done) {
+  impl_->remove_volume(std::move(name), std::move(done));
 }
 void DockerRuntime::create(ContainerSpec spec, std::function<void(CreateOutcome)> done) {
   impl_->create(std::move(spec), std::move(done));

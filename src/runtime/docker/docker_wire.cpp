@@ -1,5 +1,6 @@
 #include "docker_wire.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdint>
@@ -13,6 +14,7 @@ constexpr int kMaxApiMinor = 41;
 constexpr int kMinApiMinor = 24;
 // Engine-set event attributes that share Actor.Attributes with the container's labels.
 constexpr std::array<std::string_view, 4> kEngineAttributes = {"image", "name", "exitCode", "signal"};
+constexpr std::string_view kHealthAction = "health_status:";
 
 // Reads a field without letting a missing key, a null or a wrong type throw.
 const json* field(const json& j, std::string_view key) {
@@ -236,7 +238,83 @@ json label_filter(const Labels& labels) {
   return json{{"label", std::move(list)}};
 }
 
+NetworkModeKind network_mode_kind(std::string_view mode) {
+  if (mode.empty() || mode == "bridge" || mode == "default") {
+    return NetworkModeKind::kBridge;
+  }
+  if (mode == "host") {
+    return NetworkModeKind::kHost;
+  }
+  if (mode == "none") {
+    return NetworkModeKind::kNone;
+  }
+  if (mode.starts_with("container:")) {
+    return NetworkModeKind::kContainer;
+  }
+  return NetworkModeKind::kUserNetwork;
+}
+
+namespace {
+
+json string_object(const std::map<std::string, std::string>& m) {
+  json out = json::object();
+  for (const auto& [k, v] : m) {
+    out[k] = v;
+  }
+  return out;
+}
+
+// "mode=1777" -> 01777; nullopt when the option is not a mode or its value is not octal.
+std::optional<std::int64_t> tmpfs_mode(std::string_view option) {
+  if (!option.starts_with("mode=")) {
+    return std::nullopt;
+  }
+  option.remove_prefix(5);
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(option.data(), option.data() + option.size(), v, 8);
+  if (ec != std::errc() || end != option.data() + option.size()) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// API 1.41's Mount.TmpfsOptions holds only a size and a mode; anything else (noexec, uid=, ...) needs the
+// older HostConfig.Tmpfs map, which takes mount(8) options verbatim.
+bool tmpfs_fits_mount_api(const Mount& m) {
+  return std::all_of(m.tmpfs_options.begin(), m.tmpfs_options.end(), [](const std::string& o) {
+    return o == "rw" || o == "ro" || o == "defaults" || tmpfs_mode(o).has_value();
+  });
+}
+
+std::string tmpfs_option_string(const Mount& m) {
+  std::string out;
+  auto add = [&out](std::string_view o) {
+    if (!out.empty()) {
+      out += ',';
+    }
+    out += o;
+  };
+  if (m.read_only) {
+    add("ro");
+  }
+  if (m.tmpfs_size_bytes) {
+    add("size=" + std::to_string(*m.tmpfs_size_bytes));
+  }
+  for (const auto& o : m.tmpfs_options) {
+    add(o);
+  }
+  return out;
+}
+
+}  // namespace
+
 json create_body(const ContainerSpec& spec) {
+  const NetworkModeKind net = network_mode_kind(spec.network_mode);
+  // Joining another container's network namespace shares its hostname, resolv.conf, hosts file and ports;
+  // the engine refuses Hostname, Dns, ExtraHosts, ExposedPorts and PortBindings with it ("conflicting
+  // options: ... and the network mode") and would silently ignore DnsSearch and DnsOptions.
+  const bool shared_netns = net == NetworkModeKind::kContainer;
+
   json body = json::object();
   body["Image"] = spec.image;
   if (spec.entrypoint) {
@@ -246,29 +324,39 @@ json create_body(const ContainerSpec& spec) {
     body["Cmd"] = *spec.command;
   }
   body["Env"] = spec.env;
-  body["Labels"] = json::object();
-  for (const auto& [k, v] : spec.labels) {
-    body["Labels"][k] = v;
-  }
+  body["Labels"] = string_object(spec.labels);
   if (spec.working_dir) {
     body["WorkingDir"] = *spec.working_dir;
   }
   if (spec.user) {
     body["User"] = *spec.user;
   }
-  if (spec.hostname) {
+  if (spec.hostname && !shared_netns) {
     body["Hostname"] = *spec.hostname;
+  }
+  if (spec.healthcheck) {
+    const HealthCheck& h = *spec.healthcheck;
+    body["Healthcheck"] = json{{"Test", h.test},
+                               {"Interval", h.interval_ns},
+                               {"Timeout", h.timeout_ns},
+                               {"Retries", h.retries},
+                               {"StartPeriod", h.start_period_ns}};
+  }
+  if (spec.stop_timeout_s) {
+    body["StopTimeout"] = *spec.stop_timeout_s;
   }
 
   json exposed = json::object();
   json bindings = json::object();
-  for (const PortBinding& p : spec.ports) {
-    const std::string key =
-        std::to_string(p.container_port) + "/" + (p.protocol.empty() ? "tcp" : p.protocol);
-    exposed[key] = json::object();
-    // An empty HostPort asks the engine to pick a free port.
-    bindings[key].push_back(
-        json{{"HostIp", p.host_ip}, {"HostPort", p.host_port > 0 ? std::to_string(p.host_port) : ""}});
+  if (!shared_netns) {
+    for (const PortBinding& p : spec.ports) {
+      const std::string key =
+          std::to_string(p.container_port) + "/" + (p.protocol.empty() ? "tcp" : p.protocol);
+      exposed[key] = json::object();
+      // An empty HostPort asks the engine to pick a free port.
+      bindings[key].push_back(
+          json{{"HostIp", p.host_ip}, {"HostPort", p.host_port > 0 ? std::to_string(p.host_port) : ""}});
+    }
   }
   if (!exposed.empty()) {
     body["ExposedPorts"] = std::move(exposed);
@@ -277,7 +365,7 @@ json create_body(const ContainerSpec& spec) {
   json host = json::object();
   host["NetworkMode"] = spec.network_mode;
   // The engine discards published ports under host networking (with a warning); don't send them.
-  if (!bindings.empty() && spec.network_mode != "host") {
+  if (!bindings.empty() && net != NetworkModeKind::kHost) {
     host["PortBindings"] = std::move(bindings);
   }
   if (spec.memory_bytes) {
@@ -289,8 +377,156 @@ json create_body(const ContainerSpec& spec) {
   if (spec.cpu_shares) {
     host["CpuShares"] = *spec.cpu_shares;
   }
+  if (spec.nano_cpus) {
+    host["NanoCpus"] = *spec.nano_cpus;
+  }
+  if (!spec.ulimits.empty()) {
+    json list = json::array();
+    for (const Ulimit& u : spec.ulimits) {
+      list.push_back(json{{"Name", u.name}, {"Soft", u.soft}, {"Hard", u.hard}});
+    }
+    host["Ulimits"] = std::move(list);
+  }
+  if (!spec.cap_add.empty()) {
+    host["CapAdd"] = spec.cap_add;
+  }
+  if (!spec.cap_drop.empty()) {
+    host["CapDrop"] = spec.cap_drop;
+  }
+  if (spec.init) {
+    host["Init"] = true;
+  }
+  if (spec.shm_size_bytes) {
+    host["ShmSize"] = *spec.shm_size_bytes;
+  }
+  if (!spec.devices.empty()) {
+    json list = json::array();
+    for (const Device& d : spec.devices) {
+      list.push_back(json{{"PathOnHost", d.host_path},
+                          {"PathInContainer", d.container_path.empty() ? d.host_path : d.container_path},
+                          {"CgroupPermissions", d.permissions.empty() ? "rwm" : d.permissions}});
+    }
+    host["Devices"] = std::move(list);
+  }
+  if (spec.read_only_rootfs) {
+    host["ReadonlyRootfs"] = true;
+  }
+  if (spec.privileged) {
+    host["Privileged"] = true;
+  }
+  if (!shared_netns) {
+    if (!spec.extra_hosts.empty()) {
+      host["ExtraHosts"] = spec.extra_hosts;
+    }
+    if (!spec.dns.empty()) {
+      host["Dns"] = spec.dns;
+    }
+    if (!spec.dns_search.empty()) {
+      host["DnsSearch"] = spec.dns_search;
+    }
+    if (!spec.dns_options.empty()) {
+      host["DnsOptions"] = spec.dns_options;
+    }
+  }
+
+  json binds = json::array();
+  json mounts = json::array();
+  json tmpfs = json::object();
+  for (const Mount& m : spec.mounts) {
+    switch (m.type) {
+      case Mount::Type::kBind:
+        // As the ECS agent does, host paths go through Binds: the engine then creates a missing source
+        // directory, where a bind Mount would fail ("bind source path does not exist"). A path with a colon
+        // can't be spelled as a bind, so it takes the Mount form.
+        if (m.source.find(':') == std::string::npos && m.target.find(':') == std::string::npos) {
+          binds.push_back(m.source + ":" + m.target + (m.read_only ? ":ro" : ""));
+        } else {
+          mounts.push_back(
+              json{{"Type", "bind"}, {"Source", m.source}, {"Target", m.target}, {"ReadOnly", m.read_only}});
+        }
+        break;
+      case Mount::Type::kVolume:
+        mounts.push_back(
+            json{{"Type", "volume"}, {"Source", m.source}, {"Target", m.target}, {"ReadOnly", m.read_only}});
+        break;
+      case Mount::Type::kTmpfs:
+        if (tmpfs_fits_mount_api(m)) {
+          json options = json::object();
+          if (m.tmpfs_size_bytes) {
+            options["SizeBytes"] = *m.tmpfs_size_bytes;
+          }
+          bool read_only = m.read_only;
+          for (const auto& o : m.tmpfs_options) {
+            if (auto mode = tmpfs_mode(o)) {
+              options["Mode"] = *mode;
+            } else if (o == "ro") {
+              read_only = true;
+            }
+          }
+          json mount{{"Type", "tmpfs"}, {"Target", m.target}, {"ReadOnly", read_only}};
+          if (!options.empty()) {
+            mount["TmpfsOptions"] = std::move(options);
+          }
+          mounts.push_back(std::move(mount));
+        } else {
+          tmpfs[m.target] = tmpfs_option_string(m);
+        }
+        break;
+    }
+  }
+  if (!binds.empty()) {
+    host["Binds"] = std::move(binds);
+  }
+  if (!mounts.empty()) {
+    host["Mounts"] = std::move(mounts);
+  }
+  if (!tmpfs.empty()) {
+    host["Tmpfs"] = std::move(tmpfs);
+  }
+  if (!spec.volumes_from.empty()) {
+    host["VolumesFrom"] = spec.volumes_from;
+  }
+  if (!spec.sysctls.empty()) {
+    host["Sysctls"] = string_object(spec.sysctls);
+  }
+  if (spec.log_driver) {
+    host["LogConfig"] = json{{"Type", *spec.log_driver}, {"Config", string_object(spec.log_options)}};
+  }
+  if (spec.cgroup_parent) {
+    host["CgroupParent"] = *spec.cgroup_parent;
+  }
   body["HostConfig"] = std::move(host);
+
+  // Network-scoped aliases exist only on user-defined networks; the engine refuses them on the default
+  // bridge.
+  if (net == NetworkModeKind::kUserNetwork && !spec.network_aliases.empty()) {
+    body["NetworkingConfig"] =
+        json{{"EndpointsConfig", json{{spec.network_mode, json{{"Aliases", spec.network_aliases}}}}}};
+  }
   return body;
+}
+
+NetworkAddress network_address_from_inspect(const json& j) {
+  const json& settings = object_or_empty(j, "NetworkSettings");
+  const json& networks = object_or_empty(settings, "Networks");
+  auto from = [](const json& endpoint) {
+    return NetworkAddress{str(endpoint, "IPAddress"), str(endpoint, "MacAddress")};
+  };
+  // The network the container was created on first; the engine keys Networks by name ("bridge", "vpc-1").
+  const std::string mode = str(object_or_empty(j, "HostConfig"), "NetworkMode");
+  if (!mode.empty()) {
+    NetworkAddress own = from(object_or_empty(networks, mode == "default" ? "bridge" : mode));
+    if (!own.ip.empty()) {
+      return own;
+    }
+  }
+  for (const auto& [name, endpoint] : networks.items()) {
+    NetworkAddress a = from(endpoint);
+    if (!a.ip.empty()) {
+      return a;
+    }
+  }
+  return NetworkAddress{str(settings, "IPAddress"), str(settings, "MacAddress")};
 }
 
 ContainerState state_from_inspect(const json& j) {
@@ -309,6 +545,7 @@ ContainerState state_from_inspect(const json& j) {
   if (!s.running && (status == "exited" || status == "dead" || finished_once)) {
     s.exit_code = static_cast<int>(integer(state, "ExitCode").value_or(0));
   }
+  s.health = str(object_or_empty(state, "Health"), "Status");
   const json& host_config = object_or_empty(j, "HostConfig");
   if (str(host_config, "NetworkMode") == "host") {
     s.bindings = host_mode_bindings(object_or_empty(config, "ExposedPorts"));
@@ -369,6 +606,14 @@ std::optional<RuntimeEvent> event_from_json(const json& j) {
     ev.type = RuntimeEvent::Type::kOom;
   } else if (action == "destroy") {
     ev.type = RuntimeEvent::Type::kDestroy;
+  } else if (action.starts_with(kHealthAction)) {
+    // "health_status: healthy"; "starting" is where every check begins, not a verdict.
+    std::string_view status = trim(std::string_view(action).substr(kHealthAction.size()));
+    if (status != "healthy" && status != "unhealthy") {
+      return std::nullopt;
+    }
+    ev.type = RuntimeEvent::Type::kHealth;
+    ev.health = std::string(status);
   } else {
     return std::nullopt;
   }

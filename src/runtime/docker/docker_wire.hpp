@@ -31,13 +31,26 @@ std::optional<std::string> negotiate_api_version(std::string_view engine_api, st
 
 // {"label":["k=v",...]} for list and events filters.
 json label_filter(const Labels& labels);
-// The body of POST /containers/create.
+enum class NetworkModeKind { kBridge, kHost, kNone, kContainer, kUserNetwork };
+// How the engine reads a HostConfig.NetworkMode value ("" and "default" are the bridge).
+NetworkModeKind network_mode_kind(std::string_view mode);
+
+// The body of POST /containers/create. Leaves out what the engine refuses with the chosen network mode.
 json create_body(const ContainerSpec& spec);
 // From GET /containers/{id}/json.
 ContainerState state_from_inspect(const json& j);
+
+struct NetworkAddress {
+  std::string ip;
+  std::string mac;
+};
+// The container's address from GET /containers/{id}/json: on the network it was created on, else the first
+// network that gave it one, else the legacy top-level fields. Empty when it shares another's namespace.
+NetworkAddress network_address_from_inspect(const json& j);
 // From one element of GET /containers/json.
 ContainerState state_from_summary(const json& j);
-// From one line of GET /events; nullopt for anything but a container start/die/oom/destroy.
+// From one line of GET /events; nullopt for anything but a container start/die/oom/destroy or a
+// "health_status: healthy|unhealthy".
 std::optional<RuntimeEvent> event_from_json(const json& j);
 
 // Reassembles newline-delimited records from arbitrary pieces of a byte stream.

@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <functional>
@@ -275,7 +277,7 @@ TEST_F(DockerRuntimeTest, MissingSocketIsEngineUnavailableWithTheCliMessage) {
   EXPECT_EQ(d.error->kind, ErrorKind::kEngineUnavailable);
   EXPECT_EQ(d.error->message, expected);
 
-  auto img = run<ImageOutcome>([&](auto cb) { rt.ensure_image("busybox", cb); });
+  auto img = run<ImageOutcome>([&](auto cb) { rt.ensure_image("busybox", std::nullopt, cb); });
   ASSERT_TRUE(img.error);
   EXPECT_EQ(img.error->kind, ErrorKind::kEngineUnavailable);
 
@@ -310,7 +312,7 @@ TEST_F(DockerRuntimeTest, UnsupportedHostIsReportedByEveryOperation) {
 
 TEST_F(DockerRuntimeTest, PresentImageIsNotPulled) {
   daemon_.on("GET", "/v1.41/images/busybox/json", ok(R"({"Id":"sha256:present"})"));
-  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("busybox", cb); });
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("busybox", std::nullopt, cb); });
   EXPECT_FALSE(img.error);
   EXPECT_EQ(img.image_id, "sha256:present");
   EXPECT_FALSE(img.pulled);
@@ -329,7 +331,7 @@ TEST_F(DockerRuntimeTest, MissingImageIsPulledThenInspected) {
                       R"({"status":"Status: Downloaded newer image for busybox:latest"})"
                       "\n"}));
 
-  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("busybox", cb); });
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("busybox", std::nullopt, cb); });
   EXPECT_FALSE(img.error) << img.error->message;
   EXPECT_EQ(img.image_id, "sha256:pulled");
   EXPECT_TRUE(img.pulled);
@@ -355,7 +357,7 @@ TEST_F(DockerRuntimeTest, PullsByDigestFromARegistryWithPortAndSendsAuth) {
   daemon_.on("GET", "/v1.41/images/" + image + "/json", ok(R"({"message":"No such image"})", 404), 1);
   daemon_.on("POST", "/v1.41/images/create", chunked({R"({"status":"Digest: sha256:aaaa"})"}));
 
-  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image(image, cb); });
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image(image, std::nullopt, cb); });
   EXPECT_FALSE(img.error);
   EXPECT_TRUE(img.pulled);
   auto pulls = daemon_.requests_to("POST", "/v1.41/images/create");
@@ -375,7 +377,7 @@ TEST_F(DockerRuntimeTest, ErrorInsideA200PullStreamIsImageNotFound) {
                       "und: manifest unknown\"},\"error\":\"manifest for busybox:nope not found: manifest "
                       "unknown\"}\n"}));
 
-  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("busybox:nope", cb); });
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("busybox:nope", std::nullopt, cb); });
   ASSERT_TRUE(img.error);
   EXPECT_EQ(img.error->kind, ErrorKind::kImageNotFound);
   EXPECT_EQ(img.error->message, "manifest for busybox:nope not found: manifest unknown");
@@ -386,7 +388,7 @@ TEST_F(DockerRuntimeTest, PullRefusedWithAnHttpErrorIsImageNotFound) {
   daemon_.on("GET", "/v1.41/images/nothere/json", ok(R"({"message":"No such image"})", 404));
   daemon_.on("POST", "/v1.41/images/create",
              ok(R"({"message":"Get \"https://registry-1.docker.io/v2/\": dial tcp: no such host"})", 500));
-  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("nothere", cb); });
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("nothere", std::nullopt, cb); });
   ASSERT_TRUE(img.error);
   EXPECT_EQ(img.error->kind, ErrorKind::kImageNotFound);
   EXPECT_EQ(img.error->message,
@@ -394,7 +396,7 @@ TEST_F(DockerRuntimeTest, PullRefusedWithAnHttpErrorIsImageNotFound) {
 }
 
 TEST_F(DockerRuntimeTest, MalformedReferenceFailsWithoutAsking) {
-  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("Busybox", cb); });
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("Busybox", std::nullopt, cb); });
   ASSERT_TRUE(img.error);
   EXPECT_EQ(img.error->kind, ErrorKind::kImageNotFound);
   EXPECT_NE(img.error->message.find("repository name must be lowercase"), std::string::npos);
@@ -403,10 +405,220 @@ TEST_F(DockerRuntimeTest, MalformedReferenceFailsWithoutAsking) {
 
 TEST_F(DockerRuntimeTest, MissingImageIdIsNotPulled) {
   daemon_.on("GET", "/v1.41/images/", ok(R"({"message":"No such image"})", 404));
-  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image(kSha, cb); });
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image(kSha, std::nullopt, cb); });
   ASSERT_TRUE(img.error);
   EXPECT_EQ(img.error->kind, ErrorKind::kImageNotFound);
   EXPECT_TRUE(daemon_.requests_to("POST", "/v1.41/images/create").empty());
+}
+
+TEST_F(DockerRuntimeTest, PullSendsTheCallersRegistryAuthOverTheRuntimes) {
+  auto o = options(daemon_.host());
+  bool asked = false;
+  o.registry_auth = [&asked](const std::string&) -> std::optional<std::string> {
+    asked = true;
+    return std::string("runtime-wide");
+  };
+  rt_ = std::make_unique<DockerRuntime>(std::move(o));
+  daemon_.on("GET", "/v1.41/images/", ok(R"({"Id":"sha256:pulled"})"));
+  daemon_.on("GET", "/v1.41/images/private/json", ok(R"({"message":"No such image"})", 404), 1);
+  daemon_.on("POST", "/v1.41/images/create", chunked({R"({"status":"Downloaded"})"}));
+  auto img =
+      run<ImageOutcome>([&](auto cb) { rt_->ensure_image("private", std::string("eyJ0YXNrIjoxfQ"), cb); });
+  ASSERT_FALSE(img.error);
+  auto pulls = daemon_.requests_to("POST", "/v1.41/images/create");
+  ASSERT_EQ(pulls.size(), 1u);
+  EXPECT_EQ(pulls[0].headers["x-registry-auth"], "eyJ0YXNrIjoxfQ");
+  EXPECT_FALSE(asked);
+}
+
+TEST_F(DockerRuntimeTest, RegistryAuthWithALineBreakIsRefused) {
+  daemon_.on("GET", "/v1.41/images/private/json", ok(R"({"message":"No such image"})", 404));
+  auto img = run<ImageOutcome>(
+      [&](auto cb) { rt_->ensure_image("private", std::string("eyJ9\r\nX-Injected: 1"), cb); });
+  ASSERT_TRUE(img.error);
+  EXPECT_EQ(img.error->kind, ErrorKind::kImageNotFound);
+  EXPECT_EQ(img.error->message.find("eyJ9"), std::string::npos);  // credentials never echoed
+  EXPECT_TRUE(daemon_.requests_to("POST", "/v1.41/images/create").empty());
+}
+
+TEST_F(DockerRuntimeTest, PresentImageIsNotPulledEvenWithAuth) {
+  daemon_.on("GET", "/v1.41/images/busybox/json", ok(R"({"Id":"sha256:present"})"));
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image("busybox", std::string("secret"), cb); });
+  EXPECT_FALSE(img.error);
+  EXPECT_FALSE(img.pulled);
+  EXPECT_TRUE(daemon_.requests_to("POST", "/v1.41/images/create").empty());
+}
+
+TEST_F(DockerRuntimeTest, ImportSendsTheTarAsTheBody) {
+  daemon_.on("POST", "/v1.41/images/create",
+             chunked({R"({"status":"sha256:)" + std::string(64, 'b') + "\"}\n"}));
+  std::string tar("binary\0tar\xff", 11);
+  auto d = run<Done>([&](auto cb) { rt_->import_image("berth/pause:1.0", tar, cb); });
+  ASSERT_FALSE(d.error) << d.error->message;
+  auto reqs = daemon_.requests_to("POST", "/v1.41/images/create");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].query_param("fromSrc"), "-");
+  EXPECT_EQ(reqs[0].query_param("repo"), "berth/pause");
+  EXPECT_EQ(reqs[0].query_param("tag"), "1.0");
+  EXPECT_EQ(reqs[0].query_param("fromImage"), "");
+  EXPECT_EQ(reqs[0].headers["content-type"], "application/x-tar");
+  EXPECT_EQ(reqs[0].body, tar);
+
+  // No tag: latest, as `docker import` does.
+  d = run<Done>([&](auto cb) { rt_->import_image("localhost:5000/pause", "x", cb); });
+  ASSERT_FALSE(d.error);
+  reqs = daemon_.requests_to("POST", "/v1.41/images/create");
+  ASSERT_EQ(reqs.size(), 2u);
+  EXPECT_EQ(reqs[1].query_param("repo"), "localhost:5000/pause");
+  EXPECT_EQ(reqs[1].query_param("tag"), "latest");
+}
+
+TEST_F(DockerRuntimeTest, ImportFailuresAreReported) {
+  // The engine answers 200 and reports an unreadable tar in the stream.
+  daemon_.on(
+      "POST", "/v1.41/images/create",
+      chunked(
+          {R"({"errorDetail":{"message":"archive/tar: invalid tar header"},"error":"archive/tar: invalid tar header"})"
+           "\n"}),
+      1);
+  auto d = run<Done>([&](auto cb) { rt_->import_image("berth/pause", "junk", cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kOther);
+  EXPECT_EQ(d.error->message, "archive/tar: invalid tar header");
+
+  daemon_.on("POST", "/v1.41/images/create", ok(R"({"message":"invalid reference format"})", 400), 1);
+  d = run<Done>([&](auto cb) { rt_->import_image("berth/pause", "x", cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->message, "Error response from daemon: invalid reference format");
+
+  // Refused before asking the engine.
+  for (const std::string& bad : std::vector<std::string>{"Upper/case", "berth/pause@" + kSha}) {
+    d = run<Done>([&](auto cb) { rt_->import_image(bad, "x", cb); });
+    ASSERT_TRUE(d.error) << bad;
+    EXPECT_EQ(d.error->kind, ErrorKind::kOther);
+  }
+  EXPECT_EQ(daemon_.requests_to("POST", "/v1.41/images/create").size(), 2u);
+}
+
+// --- networks and volumes
+// ------------------------------------------------------------------------------------
+
+TEST_F(DockerRuntimeTest, EnsureNetworkLeavesAnExistingOneAlone) {
+  daemon_.on("GET", "/v1.41/networks/berth-vpc", ok(R"({"Name":"berth-vpc","Id":"n1","Driver":"bridge"})"));
+  auto d = run<Done>([&](auto cb) { rt_->ensure_network(NetworkSpec{"berth-vpc", {}}, cb); });
+  EXPECT_FALSE(d.error);
+  EXPECT_TRUE(daemon_.requests_to("POST", "/v1.41/networks/create").empty());
+}
+
+TEST_F(DockerRuntimeTest, EnsureNetworkCreatesAMissingOne) {
+  daemon_.on("GET", "/v1.41/networks/", ok(R"({"message":"network berth-vpc not found"})", 404));
+  daemon_.on("POST", "/v1.41/networks/create", ok(R"({"Id":"n1","Warning":""})", 201));
+  auto d = run<Done>([&](auto cb) {
+    rt_->ensure_network(NetworkSpec{"berth-vpc", {{"dev.berth.instance", "i1"}}}, cb);
+  });
+  ASSERT_FALSE(d.error) << d.error->message;
+  auto creates = daemon_.requests_to("POST", "/v1.41/networks/create");
+  ASSERT_EQ(creates.size(), 1u);
+  EXPECT_EQ(json::parse(creates[0].body), json::parse(R"({"Name":"berth-vpc","Driver":"bridge",
+      "CheckDuplicate":true,"Labels":{"dev.berth.instance":"i1"}})"));
+
+  // A network found only by id prefix is some other network: create ours.
+  daemon_.on("GET", "/v1.41/networks/abc", ok(R"({"Name":"other","Id":"abcdef"})"));
+  d = run<Done>([&](auto cb) { rt_->ensure_network(NetworkSpec{"abc", {}}, cb); });
+  EXPECT_FALSE(d.error);
+  EXPECT_EQ(daemon_.requests_to("POST", "/v1.41/networks/create").size(), 2u);
+}
+
+TEST_F(DockerRuntimeTest, EnsureNetworkRacingAnotherCreateSucceeds) {
+  daemon_.on("GET", "/v1.41/networks/", ok(R"({"message":"not found"})", 404));
+  daemon_.on("POST", "/v1.41/networks/create",
+             ok(R"({"message":"network with name berth-vpc already exists"})", 409));
+  auto d = run<Done>([&](auto cb) { rt_->ensure_network(NetworkSpec{"berth-vpc", {}}, cb); });
+  EXPECT_FALSE(d.error);
+
+  daemon_.on("POST", "/v1.41/networks/create",
+             ok(R"({"message":"could not find an available, non-overlapping IPv4 address pool"})", 500));
+  d = run<Done>([&](auto cb) { rt_->ensure_network(NetworkSpec{"berth-vpc", {}}, cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kOther);
+  EXPECT_EQ(d.error->message,
+            "Error response from daemon: could not find an available, non-overlapping IPv4 address pool");
+
+  daemon_.on("GET", "/v1.41/networks/", ok(R"({"message":"boom"})", 500));
+  d = run<Done>([&](auto cb) { rt_->ensure_network(NetworkSpec{"berth-vpc", {}}, cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->message, "Error response from daemon: boom");
+}
+
+TEST_F(DockerRuntimeTest, RemoveNetworkToleratesMissingAndReportsInUse) {
+  daemon_.on("DELETE", "/v1.41/networks/gone", ok(R"({"message":"network gone not found"})", 404));
+  auto d = run<Done>([&](auto cb) { rt_->remove_network("gone", cb); });
+  EXPECT_FALSE(d.error);
+  daemon_.on("DELETE", "/v1.41/networks/ok", ok("", 204));
+  d = run<Done>([&](auto cb) { rt_->remove_network("ok", cb); });
+  EXPECT_FALSE(d.error);
+
+  daemon_.on(
+      "DELETE", "/v1.41/networks/busy",
+      ok(R"({"message":"error while removing network: network busy id n1 has active endpoints"})", 403));
+  d = run<Done>([&](auto cb) { rt_->remove_network("busy", cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kConflict);
+  EXPECT_EQ(
+      d.error->message,
+      "Error response from daemon: error while removing network: network busy id n1 has active endpoints");
+  daemon_.on("DELETE", "/v1.41/networks/busy2", ok(R"({"message":"in use"})", 409));
+  d = run<Done>([&](auto cb) { rt_->remove_network("busy2", cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kConflict);
+}
+
+TEST_F(DockerRuntimeTest, EnsureVolumeCreatesIdempotently) {
+  daemon_.on("POST", "/v1.41/volumes/create", ok(R"({"Name":"data","Driver":"local"})", 201));
+  VolumeSpec spec{"data", "local", {{"type", "tmpfs"}, {"device", "tmpfs"}}, {{"dev.berth.task-id", "t1"}}};
+  auto d = run<Done>([&](auto cb) { rt_->ensure_volume(spec, cb); });
+  ASSERT_FALSE(d.error) << d.error->message;
+  auto reqs = daemon_.requests_to("POST", "/v1.41/volumes/create");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(json::parse(reqs[0].body), json::parse(R"({"Name":"data","Driver":"local",
+      "DriverOpts":{"type":"tmpfs","device":"tmpfs"},"Labels":{"dev.berth.task-id":"t1"}})"));
+
+  daemon_.on("POST", "/v1.41/volumes/create",
+             ok(R"({"message":"create data: volume name must be unique"})", 409));
+  d = run<Done>([&](auto cb) { rt_->ensure_volume(VolumeSpec{"data", "other-driver", {}, {}}, cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kConflict);
+}
+
+TEST_F(DockerRuntimeTest, RemoveVolumeToleratesMissingAndReportsInUse) {
+  daemon_.on("DELETE", "/v1.41/volumes/gone", ok(R"({"message":"get gone: no such volume"})", 404));
+  auto d = run<Done>([&](auto cb) { rt_->remove_volume("gone", cb); });
+  EXPECT_FALSE(d.error);
+  daemon_.on("DELETE", "/v1.41/volumes/data", ok("", 204));
+  d = run<Done>([&](auto cb) { rt_->remove_volume("data", cb); });
+  EXPECT_FALSE(d.error);
+  EXPECT_EQ(daemon_.requests_to("DELETE", "/v1.41/volumes/data").size(), 1u);
+
+  daemon_.on("DELETE", "/v1.41/volumes/busy",
+             ok(R"({"message":"remove busy: volume is in use - [c0ffee]"})", 409));
+  d = run<Done>([&](auto cb) { rt_->remove_volume("busy", cb); });
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->kind, ErrorKind::kConflict);
+  EXPECT_EQ(d.error->message, "Error response from daemon: remove busy: volume is in use - [c0ffee]");
+}
+
+TEST_F(DockerRuntimeTest, NewOperationsReportAnUnreachableEngine) {
+  DockerRuntime rt(options("unix:///nonexistent/berth/docker.sock"));
+  std::vector<Done> results;
+  results.push_back(run<Done>([&](auto cb) { rt.import_image("berth/pause", "x", cb); }));
+  results.push_back(run<Done>([&](auto cb) { rt.ensure_network(NetworkSpec{"n", {}}, cb); }));
+  results.push_back(run<Done>([&](auto cb) { rt.remove_network("n", cb); }));
+  results.push_back(run<Done>([&](auto cb) { rt.ensure_volume(VolumeSpec{"v"}, cb); }));
+  results.push_back(run<Done>([&](auto cb) { rt.remove_volume("v", cb); }));
+  for (const Done& d : results) {
+    ASSERT_TRUE(d.error);
+    EXPECT_EQ(d.error->kind, ErrorKind::kEngineUnavailable);
+  }
 }
 
 // --- containers
@@ -490,6 +702,147 @@ TEST_F(DockerRuntimeTest, CreateErrorsCarryTheDaemonsMessage) {
   EXPECT_EQ(c.error->kind, ErrorKind::kImageNotFound);
 }
 
+TEST_F(DockerRuntimeTest, CreateSendsEveryHostConfigField) {
+  daemon_.on("POST", "/v1.41/containers/create", ok(R"({"Id":"c1","Warnings":[]})", 201));
+  ContainerSpec spec;
+  spec.name = "full";
+  spec.image = "busybox";
+  spec.user = "1000:1000";
+  spec.nano_cpus = 250'000'000;
+  spec.ulimits = {Ulimit{"nofile", 1024, 4096}, Ulimit{"nproc", 64, 128}};
+  spec.cap_add = {"NET_ADMIN"};
+  spec.cap_drop = {"MKNOD", "CHOWN"};
+  spec.init = true;
+  spec.shm_size_bytes = 128LL << 20;
+  spec.devices = {Device{"/dev/fuse", "", "rw"}, Device{"/dev/null", "/dev/nothing", ""}};
+  spec.read_only_rootfs = true;
+  spec.privileged = true;
+  spec.extra_hosts = {"db:10.0.0.5"};
+  spec.dns = {"1.1.1.1"};
+  spec.dns_search = {"corp.example"};
+  spec.dns_options = {"ndots:2"};
+  spec.mounts = {
+      Mount{Mount::Type::kBind, "/srv/data", "/data", true, std::nullopt, {}},
+      Mount{Mount::Type::kBind, "/srv/rw", "/rw", false, std::nullopt, {}},
+      Mount{Mount::Type::kBind, "/srv/a:b", "/ab", false, std::nullopt, {}},
+      Mount{Mount::Type::kVolume, "berth-vol", "/vol", false, std::nullopt, {}},
+      Mount{Mount::Type::kTmpfs, "", "/scratch", false, 64LL << 20, {"mode=1777"}},
+      Mount{Mount::Type::kTmpfs, "", "/run/x", true, 1LL << 20, {"noexec", "nosuid"}},
+  };
+  spec.volumes_from = {"abc123", "def456:ro"};
+  spec.sysctls = {{"net.core.somaxconn", "1024"}, {"kernel.msgmax", "65536"}};
+  spec.healthcheck = HealthCheck{
+      {"CMD-SHELL", "curl -f http://localhost/ || exit 1"}, 10'000'000'000, 2'000'000'000, 5'000'000'000, 4};
+  spec.log_driver = "json-file";
+  spec.log_options = {{"max-size", "10m"}, {"max-file", "3"}};
+  spec.stop_timeout_s = 45;
+  spec.cgroup_parent = "/berth";
+
+  auto c = run<CreateOutcome>([&](auto cb) { rt_->create(spec, cb); });
+  ASSERT_FALSE(c.error) << c.error->message;
+  auto reqs = daemon_.requests_to("POST", "/v1.41/containers/create");
+  ASSERT_EQ(reqs.size(), 1u);
+  json body = json::parse(reqs[0].body);
+  EXPECT_EQ(body["User"], "1000:1000");
+  EXPECT_EQ(body["StopTimeout"], 45);
+  EXPECT_EQ(body["Healthcheck"], json::parse(R"({"Test":["CMD-SHELL","curl -f http://localhost/ || exit 1"],
+      "Interval":10000000000,"Timeout":2000000000,"StartPeriod":5000000000,"Retries":4})"));
+  EXPECT_FALSE(body.contains("NetworkingConfig"));  // aliases are for user networks only
+
+  const json& h = body["HostConfig"];
+  EXPECT_EQ(h["NetworkMode"], "bridge");
+  EXPECT_EQ(h["NanoCpus"], 250'000'000);
+  EXPECT_EQ(h["Ulimits"], json::parse(R"([{"Name":"nofile","Soft":1024,"Hard":4096},
+                                          {"Name":"nproc","Soft":64,"Hard":128}])"));
+  EXPECT_EQ(h["CapAdd"], json::array({"NET_ADMIN"}));
+  EXPECT_EQ(h["CapDrop"], json::array({"MKNOD", "CHOWN"}));
+  EXPECT_EQ(h["Init"], true);
+  EXPECT_EQ(h["ShmSize"], 128LL << 20);
+  // An empty container path means the host path; empty permissions mean all of them.
+  EXPECT_EQ(h["Devices"], json::parse(R"([
+      {"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse","CgroupPermissions":"rw"},
+      {"PathOnHost":"/dev/null","PathInContainer":"/dev/nothing","CgroupPermissions":"rwm"}])"));
+  EXPECT_EQ(h["ReadonlyRootfs"], true);
+  EXPECT_EQ(h["Privileged"], true);
+  EXPECT_EQ(h["ExtraHosts"], json::array({"db:10.0.0.5"}));
+  EXPECT_EQ(h["Dns"], json::array({"1.1.1.1"}));
+  EXPECT_EQ(h["DnsSearch"], json::array({"corp.example"}));
+  EXPECT_EQ(h["DnsOptions"], json::array({"ndots:2"}));
+  // Host paths are Binds, so the engine creates a missing directory (as ECS host volumes do); a path with a
+  // colon can't be a bind and becomes a Mount.
+  EXPECT_EQ(h["Binds"], json::array({"/srv/data:/data:ro", "/srv/rw:/rw"}));
+  EXPECT_EQ(h["Mounts"], json::parse(R"([
+      {"Type":"bind","Source":"/srv/a:b","Target":"/ab","ReadOnly":false},
+      {"Type":"volume","Source":"berth-vol","Target":"/vol","ReadOnly":false},
+      {"Type":"tmpfs","Target":"/scratch","ReadOnly":false,
+       "TmpfsOptions":{"SizeBytes":67108864,"Mode":1023}}])"));
+  // Options API 1.41's TmpfsOptions can't carry go through the older Tmpfs map verbatim.
+  EXPECT_EQ(h["Tmpfs"], json::parse(R"({"/run/x":"ro,size=1048576,noexec,nosuid"})"));
+  EXPECT_EQ(h["VolumesFrom"], json::array({"abc123", "def456:ro"}));
+  EXPECT_EQ(h["Sysctls"], json::parse(R"({"net.core.somaxconn":"1024","kernel.msgmax":"65536"})"));
+  EXPECT_EQ(h["LogConfig"],
+            json::parse(R"({"Type":"json-file","Config":{"max-size":"10m","max-file":"3"}})"));
+  EXPECT_EQ(h["CgroupParent"], "/berth");
+}
+
+TEST_F(DockerRuntimeTest, CreateLeavesUnsetFieldsOut) {
+  daemon_.on("POST", "/v1.41/containers/create", ok(R"({"Id":"c1"})", 201));
+  auto c = run<CreateOutcome>([&](auto cb) { rt_->create(ContainerSpec{.image = "busybox"}, cb); });
+  ASSERT_FALSE(c.error);
+  json body = json::parse(daemon_.requests_to("POST", "/v1.41/containers/create")[0].body);
+  for (const char* key :
+       {"Healthcheck", "StopTimeout", "Hostname", "User", "WorkingDir", "NetworkingConfig"}) {
+    EXPECT_FALSE(body.contains(key)) << key;
+  }
+  // Booleans left false are absent rather than false, so the engine's own defaults (e.g. a daemon-wide
+  // --init) still apply.
+  EXPECT_EQ(body["HostConfig"], json({{"NetworkMode", "bridge"}}));
+}
+
+TEST_F(DockerRuntimeTest, CreateJoiningAnotherContainersNetworkLeavesOutWhatTheEngineRefuses) {
+  daemon_.on("POST", "/v1.41/containers/create", ok(R"({"Id":"c1"})", 201));
+  ContainerSpec spec;
+  spec.image = "busybox";
+  spec.network_mode = "container:pause123";
+  spec.network_aliases = {"web"};
+  spec.hostname = "web";
+  spec.ports = {PortBinding{80, 0}};
+  spec.dns = {"1.1.1.1"};
+  spec.dns_search = {"corp.example"};
+  spec.dns_options = {"ndots:2"};
+  spec.extra_hosts = {"db:10.0.0.5"};
+  spec.sysctls = {{"net.core.somaxconn", "1024"}};
+  auto c = run<CreateOutcome>([&](auto cb) { rt_->create(spec, cb); });
+  ASSERT_FALSE(c.error);
+  json body = json::parse(daemon_.requests_to("POST", "/v1.41/containers/create")[0].body);
+  EXPECT_FALSE(body.contains("Hostname"));
+  EXPECT_FALSE(body.contains("ExposedPorts"));
+  EXPECT_FALSE(body.contains("NetworkingConfig"));
+  const json& h = body["HostConfig"];
+  EXPECT_EQ(h["NetworkMode"], "container:pause123");
+  for (const char* key : {"PortBindings", "Dns", "DnsSearch", "DnsOptions", "ExtraHosts"}) {
+    EXPECT_FALSE(h.contains(key)) << key;
+  }
+  // Namespaced sysctls are fine: they apply to the shared network namespace.
+  EXPECT_EQ(h["Sysctls"], json({{"net.core.somaxconn", "1024"}}));
+}
+
+TEST_F(DockerRuntimeTest, CreateOnAUserNetworkSendsAliases) {
+  daemon_.on("POST", "/v1.41/containers/create", ok(R"({"Id":"c1"})", 201));
+  ContainerSpec spec;
+  spec.image = "busybox";
+  spec.network_mode = "berth-vpc-1";
+  spec.network_aliases = {"web", "web.local"};
+  spec.hostname = "web";
+  auto c = run<CreateOutcome>([&](auto cb) { rt_->create(spec, cb); });
+  ASSERT_FALSE(c.error);
+  json body = json::parse(daemon_.requests_to("POST", "/v1.41/containers/create")[0].body);
+  EXPECT_EQ(body["HostConfig"]["NetworkMode"], "berth-vpc-1");
+  EXPECT_EQ(body["Hostname"], "web");
+  EXPECT_EQ(body["NetworkingConfig"],
+            json::parse(R"({"EndpointsConfig":{"berth-vpc-1":{"Aliases":["web","web.local"]}}})"));
+}
+
 constexpr const char* kInspectRunning = R"({
   "Id": "c1", "Name": "/web",
   "Config": {"Labels": {"berth.task": "t1"}, "ExposedPorts": {"80/tcp": {}}},
@@ -512,6 +865,59 @@ TEST_F(DockerRuntimeTest, StartReturnsTheAssignedBindings) {
   EXPECT_EQ(s.bindings[0].protocol, "tcp");
   EXPECT_EQ(s.bindings[0].host_ip, "0.0.0.0");
   EXPECT_EQ(s.bindings[1].host_ip, "::");
+}
+
+TEST_F(DockerRuntimeTest, StartReportsTheContainersAddress) {
+  daemon_.on("POST", "/v1.41/containers/", ok("", 204));
+  // On a user network: that network's endpoint, though another network sorts first.
+  daemon_.on("GET", "/v1.41/containers/c1/json", ok(R"({
+    "Id": "c1", "State": {"Status": "running", "Running": true}, "HostConfig": {"NetworkMode": "vpc"},
+    "NetworkSettings": {"IPAddress": "", "MacAddress": "", "Networks": {
+      "aaa": {"IPAddress": "172.30.0.9", "MacAddress": "02:42:ac:1e:00:09"},
+      "vpc": {"IPAddress": "10.0.1.7", "MacAddress": "02:42:0a:00:01:07"}}}})"));
+  auto s = run<StartOutcome>([&](auto cb) { rt_->start("c1", cb); });
+  ASSERT_FALSE(s.error);
+  EXPECT_EQ(s.ip_address, "10.0.1.7");
+  EXPECT_EQ(s.mac_address, "02:42:0a:00:01:07");
+
+  // The default bridge is keyed "bridge" though HostConfig says "default"; an empty endpoint is skipped.
+  daemon_.on("GET", "/v1.41/containers/c2/json", ok(R"({
+    "Id": "c2", "State": {"Running": true}, "HostConfig": {"NetworkMode": "default"},
+    "NetworkSettings": {"Networks": {"bridge": {"IPAddress": "172.17.0.3", "MacAddress": "02:42:ac:11:00:03"}}}})"));
+  s = run<StartOutcome>([&](auto cb) { rt_->start("c2", cb); });
+  EXPECT_EQ(s.ip_address, "172.17.0.3");
+  EXPECT_EQ(s.mac_address, "02:42:ac:11:00:03");
+
+  // Only the legacy top-level fields.
+  daemon_.on("GET", "/v1.41/containers/c3/json", ok(R"({
+    "Id": "c3", "State": {"Running": true}, "HostConfig": {"NetworkMode": "bridge"},
+    "NetworkSettings": {"IPAddress": "172.17.0.4", "MacAddress": "02:42:ac:11:00:04", "Networks": {}}})"));
+  s = run<StartOutcome>([&](auto cb) { rt_->start("c3", cb); });
+  EXPECT_EQ(s.ip_address, "172.17.0.4");
+  EXPECT_EQ(s.mac_address, "02:42:ac:11:00:04");
+
+  // Sharing another container's namespace: no address of its own.
+  daemon_.on("GET", "/v1.41/containers/c4/json", ok(R"({
+    "Id": "c4", "State": {"Running": true}, "HostConfig": {"NetworkMode": "container:c1"},
+    "NetworkSettings": {"IPAddress": "", "Networks": {}}})"));
+  s = run<StartOutcome>([&](auto cb) { rt_->start("c4", cb); });
+  ASSERT_FALSE(s.error);
+  EXPECT_EQ(s.ip_address, "");
+  EXPECT_EQ(s.mac_address, "");
+}
+
+TEST_F(DockerRuntimeTest, InspectReadsHealth) {
+  daemon_.on("GET", "/v1.41/containers/c1/json", ok(R"({
+    "Id": "c1", "State": {"Status": "running", "Running": true,
+                          "Health": {"Status": "unhealthy", "FailingStreak": 3, "Log": []}}})"));
+  auto i = run<InspectOutcome>([&](auto cb) { rt_->inspect("c1", cb); });
+  ASSERT_FALSE(i.error);
+  EXPECT_EQ(i.state.health, "unhealthy");
+
+  // Without a health check the engine reports no Health at all.
+  daemon_.on("GET", "/v1.41/containers/c2/json", ok(R"({"Id": "c2", "State": {"Running": true}})"));
+  i = run<InspectOutcome>([&](auto cb) { rt_->inspect("c2", cb); });
+  EXPECT_EQ(i.state.health, "");
 }
 
 TEST_F(DockerRuntimeTest, StartOfARunningContainerIsFineAndMissingIsNotFound) {
@@ -676,7 +1082,7 @@ TEST_F(DockerRuntimeTest, EventStreamConnectsAndParsesSplitChunkedLines) {
   auto reqs = daemon_.requests_to("GET", "/v1.41/events");
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(json::parse(reqs[0].query_param("filters")), json::parse(R"({
-      "type": ["container"], "event": ["start", "die", "oom", "destroy"], "label": ["berth.cluster=default"]})"));
+      "type": ["container"], "event": ["start", "die", "oom", "destroy", "health_status"], "label": ["berth.cluster=default"]})"));
 
   const std::string die = event_line(
       "die", "c1", R"({"berth.cluster":"default","exitCode":"137","image":"busybox","name":"web"})");
@@ -702,6 +1108,27 @@ TEST_F(DockerRuntimeTest, EventStreamConnectsAndParsesSplitChunkedLines) {
   EXPECT_EQ(events[2].type, RuntimeEvent::Type::kOom);
   EXPECT_EQ(events[3].type, RuntimeEvent::Type::kDestroy);
   EXPECT_EQ(connected, 1);
+}
+
+TEST_F(DockerRuntimeTest, HealthStatusEventsBecomeHealthEvents) {
+  daemon_.on("GET", "/v1.41/events", stream());
+  std::vector<RuntimeEvent> events;
+  int connected = 0;
+  rt_->watch(
+      {}, [&](RuntimeEvent e) { events.push_back(std::move(e)); }, [&] { ++connected; });
+  ASSERT_TRUE(posts_.run_until([&] { return connected == 1; }));
+  ASSERT_TRUE(daemon_.wait_for_streams(1, kWait));
+  daemon_.send_chunk(event_line("health_status: starting", "c1", R"({"berth.task":"t1"})") +
+                     event_line("health_status: healthy", "c1", R"({"berth.task":"t1","image":"busybox"})") +
+                     event_line("health_status: unhealthy", "c2", "{}"));
+  ASSERT_TRUE(posts_.run_until([&] { return events.size() == 2; }));
+  EXPECT_EQ(events[0].type, RuntimeEvent::Type::kHealth);
+  EXPECT_EQ(events[0].container_id, "c1");
+  EXPECT_EQ(events[0].health, "healthy");
+  EXPECT_EQ(events[0].labels, (Labels{{"berth.task", "t1"}}));
+  EXPECT_EQ(events[1].type, RuntimeEvent::Type::kHealth);
+  EXPECT_EQ(events[1].container_id, "c2");
+  EXPECT_EQ(events[1].health, "unhealthy");
 }
 
 TEST_F(DockerRuntimeTest, EventStreamReconnectsAfterTheEngineDropsIt) {
@@ -745,7 +1172,7 @@ TEST_F(DockerRuntimeTest, ShutdownWhileStreamingAndPullingReturnsPromptly) {
   std::optional<ImageOutcome> pulled;
   rt_->watch(
       {}, [](RuntimeEvent) {}, [&] { ++connected; });
-  rt_->ensure_image("busybox", [&](ImageOutcome o) { pulled = std::move(o); });
+  rt_->ensure_image("busybox", std::nullopt, [&](ImageOutcome o) { pulled = std::move(o); });
   ASSERT_TRUE(posts_.run_until([&] { return connected == 1; }));
   ASSERT_TRUE(daemon_.wait_for_streams(2, kWait));
 
@@ -767,6 +1194,54 @@ TEST_F(DockerRuntimeTest, ShutdownWhileStreamingAndPullingReturnsPromptly) {
 
 constexpr const char* kTestImage = "berth-test/busybox:latest";
 
+// Runs a shell command and returns its standard output with trailing newlines trimmed.
+std::string shell(const std::string& command) {
+  std::string out;
+  if (FILE* p = ::popen(command.c_str(), "r")) {
+    std::array<char, 4096> buf{};
+    while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) {
+      out.append(buf.data(), n);
+    }
+    ::pclose(p);
+  }
+  while (!out.empty() && out.back() == '\n') {
+    out.pop_back();
+  }
+  return out;
+}
+
+// A ustar archive holding one small regular file: the least `docker import` accepts as a root filesystem.
+std::string tiny_rootfs_tar() {
+  const std::string name = "hello.txt";
+  const std::string content = "hello from berth\n";
+  std::string header(512, '\0');
+  auto put = [&header](std::size_t offset, const std::string& value) {
+    header.replace(offset, value.size(), value);
+  };
+  char octal[32];
+  put(0, name);
+  put(100, "0000644");
+  put(108, "0000000");
+  put(116, "0000000");
+  std::snprintf(octal, sizeof octal, "%011o", static_cast<unsigned>(content.size()));
+  put(124, octal);
+  put(136, "00000000000");
+  header[156] = '0';
+  put(257, std::string("ustar\0", 6));
+  put(263, "00");
+  std::fill(header.begin() + 148, header.begin() + 156, ' ');
+  unsigned sum = 0;
+  for (char c : header) {
+    sum += static_cast<unsigned char>(c);
+  }
+  std::snprintf(octal, sizeof octal, "%06o", sum);
+  header.replace(148, 7, std::string(octal, 6) + '\0');
+  std::string tar = header + content;
+  tar.resize((tar.size() + 511) / 512 * 512, '\0');
+  tar.append(1024, '\0');
+  return tar;
+}
+
 // Runs only where a Docker engine (DOCKER_HOST, else /var/run/docker.sock) answers and has the test image;
 // skips otherwise.
 class DockerRuntimeRealEngineTest : public ::testing::Test {
@@ -785,7 +1260,7 @@ class DockerRuntimeRealEngineTest : public ::testing::Test {
     if (!info.reachable) {
       GTEST_SKIP() << info.error;
     }
-    auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image(kTestImage, cb); });
+    auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image(kTestImage, std::nullopt, cb); });
     if (img.error) {
       GTEST_SKIP() << kTestImage << " unavailable: " << img.error->message;
     }
@@ -870,6 +1345,169 @@ TEST_F(DockerRuntimeRealEngineTest, RunsKillsListsAndRemovesAContainer) {
   auto gone = run<InspectOutcome>([&](auto cb) { rt_->inspect(c.container_id, cb); });
   ASSERT_TRUE(gone.error);
   EXPECT_EQ(gone.error->kind, ErrorKind::kNotFound);
+}
+
+TEST_F(DockerRuntimeRealEngineTest, HealthCheckNetworksAndEveryHostConfigField) {
+  const std::string run_id = ids::hex32();
+  const std::string network = "berth-test-" + run_id.substr(0, 12);
+  const Labels labels{{"berth.test", run_id}};
+  std::vector<RuntimeEvent> events;
+  int connected = 0;
+  rt_->watch(
+      labels, [&](RuntimeEvent e) { events.push_back(std::move(e)); }, [&] { ++connected; });
+  ASSERT_TRUE(posts_.run_until([&] { return connected >= 1; }));
+
+  // Twice, as two tasks of one VPC would: still one network.
+  for (int i = 0; i < 2; ++i) {
+    auto n = run<Done>([&](auto cb) { rt_->ensure_network(NetworkSpec{network, labels}, cb); });
+    ASSERT_FALSE(n.error) << n.error->message;
+  }
+  EXPECT_EQ(shell("docker network ls -q --filter label=berth.test=" + run_id + " | wc -l"), "1");
+
+  ContainerSpec spec;
+  spec.name = "berth-test-" + run_id.substr(0, 12) + "-a";
+  spec.image = kTestImage;
+  spec.command = std::vector<std::string>{"sleep", "60"};
+  spec.labels = labels;
+  spec.network_mode = network;
+  spec.network_aliases = {"web"};
+  spec.hostname = "web-host";
+  spec.nano_cpus = 250'000'000;
+  spec.memory_bytes = 64LL << 20;
+  spec.ulimits = {Ulimit{"nofile", 1024, 2048}};
+  spec.cap_add = {"NET_ADMIN"};
+  spec.cap_drop = {"MKNOD"};
+  spec.init = true;
+  spec.shm_size_bytes = 32LL << 20;
+  spec.read_only_rootfs = true;
+  spec.extra_hosts = {"db:10.9.8.7"};
+  spec.dns = {"10.0.0.2"};
+  spec.dns_search = {"corp.example"};
+  spec.mounts = {Mount{Mount::Type::kTmpfs, "", "/scratch", false, 8LL << 20, {"mode=1777"}},
+                 Mount{Mount::Type::kTmpfs, "", "/run/x", false, 1LL << 20, {"noexec", "nosuid"}}};
+  spec.sysctls = {{"net.core.somaxconn", "511"}};
+  spec.healthcheck = HealthCheck{{"CMD-SHELL", "test -d /scratch"}, 1'000'000'000, 2'000'000'000, 0, 3};
+  spec.log_driver = "json-file";
+  spec.log_options = {{"max-size", "1m"}};
+  spec.stop_timeout_s = 7;
+  auto c = run<CreateOutcome>([&](auto cb) { rt_->create(spec, cb); });
+  ASSERT_FALSE(c.error) << c.error->message;
+  created_.push_back(c.container_id);
+  auto s = run<StartOutcome>([&](auto cb) { rt_->start(c.container_id, cb); });
+  ASSERT_FALSE(s.error) << s.error->message;
+  EXPECT_FALSE(s.ip_address.empty());
+  EXPECT_FALSE(s.mac_address.empty());
+
+  auto healthy = [&] {
+    return std::find_if(events.begin(), events.end(), [&](const RuntimeEvent& e) {
+             return e.type == RuntimeEvent::Type::kHealth && e.container_id == c.container_id;
+           }) != events.end();
+  };
+  ASSERT_TRUE(posts_.run_until(healthy, 30s)) << "no health_status event";
+  auto health_event = std::find_if(events.begin(), events.end(), [](const RuntimeEvent& e) {
+    return e.type == RuntimeEvent::Type::kHealth;
+  });
+  EXPECT_EQ(health_event->health, "healthy");
+  EXPECT_EQ(health_event->labels.at("berth.test"), run_id);
+  auto i = run<InspectOutcome>([&](auto cb) { rt_->inspect(c.container_id, cb); });
+  ASSERT_FALSE(i.error);
+  EXPECT_EQ(i.state.health, "healthy");
+
+  const std::string inspected = shell(
+      "docker inspect -f '{{.HostConfig.NanoCpus}} {{.HostConfig.Init}} {{.HostConfig.ReadonlyRootfs}} "
+      "{{.HostConfig.ShmSize}} {{.Config.StopTimeout}} {{.HostConfig.LogConfig.Type}} "
+      "{{index .HostConfig.LogConfig.Config \"max-size\"}} {{.Config.Hostname}} "
+      "{{index .NetworkSettings.Networks \"" +
+      network + "\" \"Aliases\"}}' " + c.container_id);
+  EXPECT_EQ(inspected.substr(0, inspected.find('[')),
+            "250000000 true true 33554432 7 json-file 1m web-host ");
+  EXPECT_NE(inspected.find("web"), std::string::npos) << inspected;
+  EXPECT_EQ(shell("docker exec " + c.container_id + " cat /proc/sys/net/core/somaxconn"), "511");
+  EXPECT_EQ(shell("docker exec " + c.container_id + " sh -c 'ulimit -n'"), "1024");
+  EXPECT_NE(shell("docker exec " + c.container_id + " cat /etc/hosts").find("10.9.8.7\tdb"),
+            std::string::npos);
+  EXPECT_NE(shell("docker exec " + c.container_id + " grep /run/x /proc/mounts").find("noexec"),
+            std::string::npos);
+  EXPECT_NE(shell("docker exec " + c.container_id + " sh -c 'touch /x 2>&1'").find("Read-only"),
+            std::string::npos);
+
+  // Joining its namespace with everything the engine would refuse there: all left out, so it starts.
+  ContainerSpec joiner;
+  joiner.name = spec.name + "-b";
+  joiner.image = kTestImage;
+  joiner.command = std::vector<std::string>{"sleep", "60"};
+  joiner.labels = labels;
+  joiner.network_mode = "container:" + c.container_id;
+  joiner.hostname = "ignored";
+  joiner.ports = {PortBinding{80, 0}};
+  joiner.dns = {"1.1.1.1"};
+  joiner.extra_hosts = {"x:1.2.3.4"};
+  auto jc = run<CreateOutcome>([&](auto cb) { rt_->create(joiner, cb); });
+  ASSERT_FALSE(jc.error) << jc.error->message;
+  created_.push_back(jc.container_id);
+  auto js = run<StartOutcome>([&](auto cb) { rt_->start(jc.container_id, cb); });
+  ASSERT_FALSE(js.error) << js.error->message;
+  EXPECT_EQ(js.ip_address, "");
+  EXPECT_EQ(shell("docker exec " + jc.container_id + " hostname"), "web-host");
+
+  // In use: refused, and kept.
+  auto busy = run<Done>([&](auto cb) { rt_->remove_network(network, cb); });
+  ASSERT_TRUE(busy.error);
+  EXPECT_EQ(busy.error->kind, ErrorKind::kConflict);
+  for (const auto& id : created_) {
+    auto d = run<Done>([&](auto cb) { rt_->remove(id, cb); });
+    EXPECT_FALSE(d.error);
+  }
+  created_.clear();
+  auto removed = run<Done>([&](auto cb) { rt_->remove_network(network, cb); });
+  EXPECT_FALSE(removed.error) << removed.error->message;
+  auto again = run<Done>([&](auto cb) { rt_->remove_network(network, cb); });
+  EXPECT_FALSE(again.error) << again.error->message;
+  EXPECT_EQ(shell("docker network ls -q --filter label=berth.test=" + run_id + " | wc -l"), "0");
+}
+
+TEST_F(DockerRuntimeRealEngineTest, ImportsAnImageAndManagesVolumes) {
+  const std::string run_id = ids::hex32();
+  const std::string image = "berth-test/imported:" + run_id.substr(0, 12);
+  auto imported = run<Done>([&](auto cb) { rt_->import_image(image, tiny_rootfs_tar(), cb); });
+  ASSERT_FALSE(imported.error) << imported.error->message;
+  auto img = run<ImageOutcome>([&](auto cb) { rt_->ensure_image(image, std::nullopt, cb); });
+  EXPECT_FALSE(img.error) << img.error->message;
+  EXPECT_FALSE(img.pulled);
+  EXPECT_TRUE(img.image_id.starts_with("sha256:")) << img.image_id;
+  shell("docker image rm -f " + image + " >/dev/null 2>&1");
+
+  auto junk = run<Done>([&](auto cb) { rt_->import_image(image, std::string(1024, 'x'), cb); });
+  ASSERT_TRUE(junk.error);
+  shell("docker image rm -f " + image + " >/dev/null 2>&1");
+
+  const std::string volume = "berth-test-" + run_id.substr(0, 12);
+  const VolumeSpec spec{volume, "local", {}, {{"berth.test", run_id}}};
+  for (int i = 0; i < 2; ++i) {
+    auto v = run<Done>([&](auto cb) { rt_->ensure_volume(spec, cb); });
+    ASSERT_FALSE(v.error) << v.error->message;
+  }
+  EXPECT_EQ(shell("docker volume ls -q --filter label=berth.test=" + run_id), volume);
+
+  ContainerSpec user;
+  user.name = volume + "-user";
+  user.image = kTestImage;
+  user.command = std::vector<std::string>{"sh", "-c", "echo hi > /data/f"};
+  user.mounts = {Mount{Mount::Type::kVolume, volume, "/data", false, std::nullopt, {}}};
+  auto c = run<CreateOutcome>([&](auto cb) { rt_->create(user, cb); });
+  ASSERT_FALSE(c.error) << c.error->message;
+  created_.push_back(c.container_id);
+  auto busy = run<Done>([&](auto cb) { rt_->remove_volume(volume, cb); });
+  ASSERT_TRUE(busy.error);
+  EXPECT_EQ(busy.error->kind, ErrorKind::kConflict);
+  auto r = run<Done>([&](auto cb) { rt_->remove(c.container_id, cb); });
+  EXPECT_FALSE(r.error);
+  created_.clear();
+  auto removed = run<Done>([&](auto cb) { rt_->remove_volume(volume, cb); });
+  EXPECT_FALSE(removed.error) << removed.error->message;
+  auto again = run<Done>([&](auto cb) { rt_->remove_volume(volume, cb); });
+  EXPECT_FALSE(again.error) << again.error->message;
+  EXPECT_EQ(shell("docker volume ls -q --filter label=berth.test=" + run_id), "");
 }
 
 }  // namespace
