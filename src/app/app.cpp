@@ -12,6 +12,7 @@
 #include <berth/common/asio.hpp>
 #include <berth/common/clock.hpp>
 #include <berth/common/ids.hpp>
+#include <berth/common/tar.hpp>
 #include <berth/http/server.hpp>
 #include <berth/protocol/aws_json.hpp>
 #include <berth/runtime/docker_runtime.hpp>
@@ -114,6 +115,42 @@ struct App::Impl {
       }
     }
     ro.host_ip = config.host_ip;
+    ro.fargate_cpu_units = config.fargate_cpu;
+    ro.fargate_memory_mib = config.fargate_memory;
+    ro.task_retention_ms = config.task_retention_s * 1000;
+    ro.container_cleanup_wait_ms = config.container_cleanup_wait_s * 1000;
+    ro.efs_root = !config.efs_dir.empty()    ? config.efs_dir
+                  : !config.data_dir.empty() ? config.data_dir + "/efs"
+                                             : (std::filesystem::temp_directory_path() / "berth-efs").string();
+    ro.pause_rootfs_tar = []() -> std::optional<std::string> {
+      // berth-pause is built beside berth; its image is that one static binary.
+      std::error_code ec;
+      auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+      auto binary = read_file(exe.parent_path() / "berth-pause");
+      if (ec || !binary) {
+        return std::nullopt;
+      }
+      return make_tar({TarEntry{"pause", std::move(*binary), 0755}});
+    };
+    if (!config.secrets_file.empty()) {
+      // Read at each lookup, so secrets can be added without restarting berth. Values are never logged.
+      ro.secret_lookup = [path = config.secrets_file](const std::string& key) -> std::optional<std::string> {
+        auto text = read_file(path);
+        json doc = text ? json::parse(*text, nullptr, false) : json();
+        if (!doc.is_object() || !doc.contains(key)) {
+          return std::nullopt;
+        }
+        return doc[key].is_string() ? doc[key].get<std::string>() : doc[key].dump();
+      };
+    }
+    if (!config.s3_dir.empty()) {
+      ro.s3_lookup = [dir = config.s3_dir](const std::string& bucket, const std::string& key) -> std::optional<std::string> {
+        if (bucket.find("..") != std::string::npos || key.find("..") != std::string::npos) {
+          return std::nullopt;
+        }
+        return read_file(std::filesystem::path(dir) / bucket / key);
+      };
+    }
     reconciler = std::make_unique<scheduler::TaskReconciler>(store, *runtime, clock, ro);
     ecs = std::make_unique<services::EcsContext>(services::EcsContext{
         store, clock, [this](const std::string& task_id) { reconciler->reconcile(task_id); }});

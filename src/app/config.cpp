@@ -99,6 +99,58 @@ const std::vector<Flag>& flags() {
          c.max_body_bytes = n;
          return std::nullopt;
        }},
+      {"fargate-cpu", "BERTH_FARGATE_CPU", "Fargate pool size in CPU units, 1024 per vCPU (default 0: unbounded)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         std::uint64_t n = 0;
+         if (auto e = parse_uint(v, 1ull << 40, n)) {
+           return e;
+         }
+         c.fargate_cpu = static_cast<std::int64_t>(n);
+         return std::nullopt;
+       }},
+      {"fargate-memory", "BERTH_FARGATE_MEMORY", "Fargate pool size in MiB (default 0: unbounded)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         std::uint64_t n = 0;
+         if (auto e = parse_uint(v, 1ull << 40, n)) {
+           return e;
+         }
+         c.fargate_memory = static_cast<std::int64_t>(n);
+         return std::nullopt;
+       }},
+      {"secrets-file", "BERTH_SECRETS_FILE", "JSON file mapping secret valueFrom (SSM name/ARN, Secrets Manager ARN) to values",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         c.secrets_file = v;
+         return std::nullopt;
+       }},
+      {"s3-dir", "BERTH_S3_DIR", "directory standing in for S3 (environmentFiles): <dir>/<bucket>/<key>",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         c.s3_dir = v;
+         return std::nullopt;
+       }},
+      {"efs-dir", "BERTH_EFS_DIR", "directory holding EFS file systems (default <data-dir>/efs, else a temp dir)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         c.efs_dir = v;
+         return std::nullopt;
+       }},
+      {"task-retention", "BERTH_TASK_RETENTION", "seconds a STOPPED task stays describable (default 3600)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         std::uint64_t n = 0;
+         if (auto e = parse_uint(v, 1ull << 32, n)) {
+           return e;
+         }
+         c.task_retention_s = static_cast<std::int64_t>(n);
+         return std::nullopt;
+       }},
+      {"container-cleanup-wait", "BERTH_CONTAINER_CLEANUP_WAIT",
+       "seconds after STOPPED before a task's containers are removed (default 10800, as ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         std::uint64_t n = 0;
+         if (auto e = parse_uint(v, 1ull << 32, n)) {
+           return e;
+         }
+         c.container_cleanup_wait_s = static_cast<std::int64_t>(n);
+         return std::nullopt;
+       }},
       {"threads", "BERTH_THREADS", "I/O threads (default 2)",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          std::uint64_t n = 0;

@@ -1,5 +1,7 @@
 #include <berth/scheduler/task_reconciler.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <utility>
 
@@ -15,6 +17,44 @@ using state::ContainerPhase;
 using state::ContainerStatus;
 using state::Task;
 using state::TaskStatus;
+
+namespace {
+
+bool is_fargate(const Task& t) { return t.launch_type == "FARGATE" || t.launch_type == "FARGATE_SPOT"; }
+
+std::int64_t to_int(const std::string& s) {
+  try {
+    return s.empty() ? 0 : std::stoll(s);
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// The pause container stands in for the task's ENI; it is named and labelled as the ECS agent does.
+runtime::ContainerSpec pause_spec(const Task& task, const ReconcilerOptions& options) {
+  runtime::ContainerSpec spec;
+  spec.name = "ecs-" + task.family + "-" + std::to_string(task.revision) + "-internalecspause-" +
+              ids::hex32().substr(0, 20);
+  spec.image = options.pause_image;
+  spec.entrypoint = std::vector<std::string>{"/pause"};
+  spec.network_mode = task.eni->network;
+  if (task.group.starts_with("service:")) {
+    // Tasks of one service answer to the service's name on the cluster network.
+    spec.network_aliases.push_back(task.group.substr(8));
+  }
+  spec.labels[kLabelCluster] = task.cluster_arn;
+  spec.labels[kLabelTaskArn] = task.arn;
+  spec.labels[kLabelContainerName] = kPauseContainerName;
+  spec.labels[kLabelFamily] = task.family;
+  spec.labels[kLabelRevision] = std::to_string(task.revision);
+  spec.labels[kLabelInstance] = options.instance_id;
+  spec.labels[kLabelTaskId] = task.id;
+  spec.cpu_shares = 2;
+  spec.memory_bytes = 32 * 1024 * 1024;
+  return spec;
+}
+
+}  // namespace
 
 TaskReconciler::TaskReconciler(state::Store& store, runtime::ContainerRuntime& runtime, const Clock& clock,
                                ReconcilerOptions options)
@@ -77,6 +117,13 @@ void TaskReconciler::drain_and_remove_all(std::function<void()> done) {
   drain_done_ = std::move(done);
 }
 
+void TaskReconciler::reconcile_all() {
+  std::vector<std::string> ids(active_.begin(), active_.end());
+  for (const auto& id : ids) {
+    reconcile(id);
+  }
+}
+
 void TaskReconciler::reconcile(const std::string& task_id) {
   if (drain_done_) {
     return;
@@ -86,25 +133,338 @@ void TaskReconciler::reconcile(const std::string& task_id) {
     active_.erase(task_id);
     return;
   }
+  if (task->last_status != TaskStatus::kStopped) {
+    active_.insert(task_id);
+    if (task->desired_status == TaskStatus::kRunning) {
+      reconcile_running(*task);
+    }
+    // reconcile_running may have decided to stop the task (an essential container already exited).
+    if (task->desired_status == TaskStatus::kStopped) {
+      reconcile_stopping(*task);
+    }
+  }
   if (task->last_status == TaskStatus::kStopped) {
     active_.erase(task_id);
+    stopped_.insert(task_id);
+  }
+}
+
+// ---- Provisioning: a place in the Fargate pool, volumes, the network namespace -------------------------------
+
+bool TaskReconciler::try_admit(Task& task) {
+  if (task.admitted) {
+    return true;
+  }
+  if (!is_fargate(task) || (options_.fargate_cpu_units == 0 && options_.fargate_memory_mib == 0)) {
+    task.admitted = true;
+    return true;
+  }
+  std::int64_t cpu = 0;
+  std::int64_t mem = 0;
+  bool older_waiting = false;
+  store_.for_each_region([&](const Scope&, state::RegionState& region) {
+    for (const auto& [id, t] : region.tasks) {
+      if (!is_fargate(t) || t.last_status == TaskStatus::kStopped || id == task.id) {
+        continue;
+      }
+      if (t.admitted) {
+        cpu += to_int(t.cpu);
+        mem += to_int(t.memory);
+      } else if (t.desired_status == TaskStatus::kRunning &&
+                 (t.created_at < task.created_at || (t.created_at == task.created_at && id < task.id))) {
+        older_waiting = true;  // first come, first served
+      }
+    }
+  });
+  const bool cpu_fits = options_.fargate_cpu_units == 0 || cpu + to_int(task.cpu) <= options_.fargate_cpu_units;
+  const bool mem_fits = options_.fargate_memory_mib == 0 || mem + to_int(task.memory) <= options_.fargate_memory_mib;
+  if (older_waiting || !cpu_fits || !mem_fits) {
+    return false;
+  }
+  task.admitted = true;
+  ++task.version;
+  return true;
+}
+
+bool TaskReconciler::provision(Task& task) {
+  if (!task.volumes_ready && task.volumes.empty() && !task.volume_definitions.empty()) {
+    task.volumes = plan_volumes(task, task.volume_definitions, options_);
+  }
+  if (!task.volumes_ready) {
+    // Volumes are planned when the task is created (RunTask); here they are made to exist.
+    if (task.volumes_in_flight) {
+      return false;
+    }
+    std::vector<std::pair<std::string, const state::VolumeSource*>> docker_volumes;
+    for (const auto& [name, v] : task.volumes) {
+      if (!v.bind) {
+        docker_volumes.emplace_back(name, &v);
+      } else if (!options_.efs_root.empty() && v.source.starts_with(options_.efs_root + "/")) {
+        std::error_code ec;
+        std::filesystem::create_directories(v.source, ec);
+        if (ec) {
+          stop_task(task, "TaskFailedToStart",
+                    "ResourceInitializationError: failed to prepare EFS volume '" + name + "': " + ec.message());
+          return false;
+        }
+      }
+    }
+    if (docker_volumes.empty()) {
+      task.volumes_ready = true;
+    } else {
+      task.volumes_in_flight = true;
+      ++in_flight_;
+      auto remaining = std::make_shared<std::size_t>(docker_volumes.size());
+      auto first_error = std::make_shared<std::string>();
+      for (const auto& [name, v] : docker_volumes) {
+        runtime::VolumeSpec spec;
+        spec.name = v->source;
+        spec.driver = v->driver.empty() ? "local" : v->driver;
+        spec.driver_opts = v->driver_opts;
+        spec.labels = v->labels;
+        spec.labels[kLabelInstance] = options_.instance_id;
+        if (v->task_scoped) {
+          spec.labels[kLabelTaskId] = task.id;
+        }
+        runtime_.ensure_volume(spec, [this, id = task.id, remaining, first_error, name = name](runtime::Done d) {
+          if (d.error && first_error->empty()) {
+            *first_error = "ResourceInitializationError: failed to create volume '" + name + "': " + d.error->message;
+          }
+          if (--*remaining > 0 || op_completed()) {
+            return;
+          }
+          Task* t = store_.find_task(id);
+          if (t == nullptr) {
+            return;
+          }
+          t->volumes_in_flight = false;
+          if (!first_error->empty()) {
+            stop_task(*t, "TaskFailedToStart", *first_error);
+          } else {
+            t->volumes_ready = true;
+          }
+          reconcile(id);
+        });
+      }
+      return false;
+    }
+  }
+  if (!task.eni) {
+    return true;
+  }
+  return provision_network(task);
+}
+
+bool TaskReconciler::provision_network(Task& task) {
+  auto& eni = *task.eni;
+  if (eni.status == "ATTACHED") {
+    return true;
+  }
+  if (eni.op_in_flight) {
+    return false;
+  }
+  // The pause image, loaded once per berth process when an awsvpc task first needs it.
+  if (pause_image_ == PauseImage::kFailed) {
+    stop_task(task, "TaskFailedToStart", "ResourceInitializationError: " + pause_image_error_);
+    return false;
+  }
+  if (pause_image_ != PauseImage::kReady) {
+    if (pause_image_ == PauseImage::kUnknown) {
+      pause_image_ = PauseImage::kLoading;
+      auto tar = options_.pause_rootfs_tar ? options_.pause_rootfs_tar() : std::nullopt;
+      if (!tar) {
+        pause_image_ = PauseImage::kFailed;
+        pause_image_error_ = "berth's pause image is not available (berth-pause was not found next to berth)";
+        stop_task(task, "TaskFailedToStart", "ResourceInitializationError: " + pause_image_error_);
+        return false;
+      }
+      ++in_flight_;
+      runtime_.import_image(options_.pause_image, std::move(*tar), [this](runtime::Done d) {
+        if (op_completed()) {
+          return;
+        }
+        if (d.error) {
+          pause_image_ = PauseImage::kFailed;
+          pause_image_error_ = "cannot load berth's pause image: " + d.error->message;
+        } else {
+          pause_image_ = PauseImage::kReady;
+        }
+        reconcile_all();
+      });
+    }
+    return false;
+  }
+  // The cluster's network, created once.
+  auto net = networks_.find(eni.network);
+  if (net == networks_.end()) {
+    networks_[eni.network] = false;
+    ++in_flight_;
+    runtime::NetworkSpec spec;
+    spec.name = eni.network;
+    spec.labels[kLabelInstance] = options_.instance_id;
+    spec.labels[kLabelCluster] = task.cluster_arn;
+    runtime_.ensure_network(spec, [this, name = eni.network, id = task.id](runtime::Done d) {
+      if (op_completed()) {
+        return;
+      }
+      if (d.error) {
+        networks_.erase(name);
+        if (Task* t = store_.find_task(id)) {
+          stop_task(*t, "TaskFailedToStart",
+                    "ResourceInitializationError: failed to create network " + name + ": " + d.error->message);
+        }
+      } else {
+        networks_[name] = true;
+        created_networks_.insert(name);
+      }
+      reconcile_all();
+    });
+    return false;
+  }
+  if (!net->second) {
+    return false;
+  }
+  if (eni.pause_phase == ContainerPhase::kNew) {
+    eni.pause_phase = ContainerPhase::kCreating;
+    eni.op_in_flight = true;
+    ++in_flight_;
+    runtime_.create(pause_spec(task, options_), [this, id = task.id](runtime::CreateOutcome out) {
+      const bool draining = op_completed();
+      Task* t = store_.find_task(id);
+      if (t == nullptr || !t->eni || draining) {
+        if (!out.error) {
+          runtime_.remove(out.container_id, [](runtime::Done) {});
+        }
+        return;
+      }
+      t->eni->op_in_flight = false;
+      if (out.error) {
+        stop_task(*t, "TaskFailedToStart",
+                  "ResourceInitializationError: failed to create the task's network namespace: " + out.error->message);
+      } else {
+        t->eni->pause_id = out.container_id;
+        t->eni->pause_phase = ContainerPhase::kCreated;
+      }
+      reconcile(id);
+    });
+    return false;
+  }
+  if (eni.pause_phase == ContainerPhase::kCreated) {
+    eni.pause_phase = ContainerPhase::kStarting;
+    eni.op_in_flight = true;
+    ++in_flight_;
+    runtime_.start(eni.pause_id, [this, id = task.id](runtime::StartOutcome out) {
+      if (op_completed()) {
+        return;
+      }
+      Task* t = store_.find_task(id);
+      if (t == nullptr || !t->eni) {
+        return;
+      }
+      t->eni->op_in_flight = false;
+      if (out.error) {
+        stop_task(*t, "TaskFailedToStart",
+                  "ResourceInitializationError: failed to start the task's network namespace: " + out.error->message);
+      } else {
+        t->eni->pause_phase = ContainerPhase::kStarted;
+        t->eni->ip = out.ip_address;
+        t->eni->mac = out.mac_address;
+        t->eni->status = "ATTACHED";
+        ++t->version;
+      }
+      reconcile(id);
+    });
+  }
+  return false;
+}
+
+void TaskReconciler::deprovision(Task& task) {
+  auto& eni = *task.eni;
+  if (eni.op_in_flight || eni.status == "DELETED") {
     return;
   }
-  active_.insert(task_id);
-  if (task->desired_status == TaskStatus::kRunning) {
-    reconcile_running(*task);
+  if (eni.pause_id.empty()) {
+    eni.status = "DELETED";
+    ++task.version;
+    return;
   }
-  // reconcile_running may have decided to stop the task (an essential container already exited).
-  if (task->desired_status == TaskStatus::kStopped) {
-    reconcile_stopping(*task);
+  eni.op_in_flight = true;
+  ++in_flight_;
+  runtime_.kill(eni.pause_id, "SIGKILL", [this, id = task.id](runtime::Done) {
+    if (op_completed()) {
+      return;
+    }
+    Task* t = store_.find_task(id);
+    if (t == nullptr || !t->eni) {
+      return;
+    }
+    t->eni->op_in_flight = false;
+    t->eni->status = "DELETED";
+    ++t->version;
+    reconcile(id);
+  });
+}
+
+// ---- Running ---------------------------------------------------------------------------------------------
+
+TaskReconciler::Dependency TaskReconciler::dependencies_met(const Task& task, const Container& c,
+                                                            std::string& why) const {
+  auto deps = c.definition.find("dependsOn");
+  if (deps == c.definition.end() || !deps->is_array()) {
+    return Dependency::kReady;
   }
-  if (task->last_status == TaskStatus::kStopped) {
-    active_.erase(task_id);
+  const TimeMs now = clock_.now_ms();
+  Dependency verdict = Dependency::kReady;
+  for (const auto& d : *deps) {
+    const std::string name = d.value("containerName", "");
+    const std::string condition = d.value("condition", "START");
+    auto it = std::find_if(task.containers.begin(), task.containers.end(),
+                           [&](const Container& x) { return x.name == name; });
+    if (it == task.containers.end()) {
+      why = "dependency on unknown container '" + name + "'";
+      return Dependency::kNever;
+    }
+    const Container& dep = *it;
+    const bool exited = dep.last_status == ContainerStatus::kStopped;
+    bool ready = false;
+    bool never = false;
+    if (condition == "START") {
+      ready = dep.started_at.has_value();
+      never = exited && !ready;
+    } else if (condition == "COMPLETE") {
+      ready = exited;
+    } else if (condition == "SUCCESS") {
+      ready = exited && dep.exit_code == 0;
+      never = exited && dep.exit_code != 0;
+    } else if (condition == "HEALTHY") {
+      ready = dep.health_status == "HEALTHY";
+      never = exited || dep.health_status == "UNHEALTHY";
+    }
+    if (never) {
+      why = "dependency on container '" + name + "' with condition " + condition + " can no longer be met";
+      return Dependency::kNever;
+    }
+    if (!ready) {
+      const int timeout = dep.definition.value("startTimeout", options_.default_start_timeout_s);
+      if (task.activating_at && now >= *task.activating_at + static_cast<TimeMs>(timeout) * 1000) {
+        why = "dependency on container '" + name + "' with condition " + condition + " was not met within " +
+              std::to_string(timeout) + " seconds (startTimeout)";
+        return Dependency::kNever;
+      }
+      verdict = Dependency::kWait;
+    }
   }
+  return verdict;
 }
 
 void TaskReconciler::reconcile_running(Task& task) {
   const TimeMs now = clock_.now_ms();
+  if (!try_admit(task) || !provision(task)) {
+    return;
+  }
+  if (task.desired_status != TaskStatus::kRunning) {
+    return;
+  }
   state::advance_task(task, TaskStatus::kPending, now);
 
   bool all_created = true;
@@ -118,6 +478,9 @@ void TaskReconciler::reconcile_running(Task& task) {
     } else if (!c.op_in_flight && c.phase == ContainerPhase::kPulled) {
       create(task, c);
     }
+    if (task.desired_status != TaskStatus::kRunning) {
+      return;
+    }
     all_pulled = all_pulled && c.phase >= ContainerPhase::kPulled;
     all_created = all_created && c.phase >= ContainerPhase::kCreated;
   }
@@ -125,21 +488,53 @@ void TaskReconciler::reconcile_running(Task& task) {
     task.pull_stopped_at = now;
     ++task.version;
   }
-  if (task.desired_status != TaskStatus::kRunning || !all_created) {
+  if (!all_created) {
     return;
   }
-  // Every container exists: start them together (dependsOn ordering comes with the task-runtime work).
-  state::advance_task(task, TaskStatus::kActivating, now);
-  bool all_running = true;
-  for (auto& c : task.containers) {
-    if (!c.op_in_flight && c.phase == ContainerPhase::kCreated) {
-      start_container(task, c);
-    }
-    all_running = all_running && c.last_status == ContainerStatus::kRunning;
+  if (!task.activating_at) {
+    task.activating_at = now;
   }
-  if (all_running) {
+  state::advance_task(task, TaskStatus::kActivating, now);
+  bool settled = true;
+  for (auto& c : task.containers) {
+    if (c.last_status == ContainerStatus::kStopped) {
+      continue;
+    }
+    if (!c.op_in_flight && c.phase == ContainerPhase::kCreated) {
+      std::string why;
+      switch (dependencies_met(task, c, why)) {
+        case Dependency::kReady:
+          start_container(task, c);
+          break;
+        case Dependency::kWait:
+          break;
+        case Dependency::kNever:
+          c.reason = "DependencyError: " + why;
+          stop_task(task, "TaskFailedToStart", "Task failed to start: container '" + c.name + "': " + why);
+          return;
+      }
+    }
+    settled = settled && c.last_status == ContainerStatus::kRunning;
+  }
+  if (settled) {
     state::advance_task(task, TaskStatus::kRunning, now);
   }
+}
+
+// ---- Stopping --------------------------------------------------------------------------------------------
+
+bool TaskReconciler::dependents_running(const Task& task, const Container& c) const {
+  for (const auto& other : task.containers) {
+    if (other.last_status == ContainerStatus::kStopped || &other == &c) {
+      continue;
+    }
+    for (const auto& d : other.definition.value("dependsOn", json::array())) {
+      if (d.value("containerName", "") == c.name) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 void TaskReconciler::reconcile_stopping(Task& task) {
@@ -159,6 +554,10 @@ void TaskReconciler::reconcile_stopping(Task& task) {
       continue;
     }
     all_stopped = false;
+    // Shutdown runs in reverse dependency order: a container stops after every container that depends on it.
+    if (dependents_running(task, c)) {
+      continue;
+    }
     if (!c.sigterm_at) {
       signal(task, c, "SIGTERM");
       c.sigterm_at = now;
@@ -170,12 +569,34 @@ void TaskReconciler::reconcile_stopping(Task& task) {
   if (task.last_status < TaskStatus::kStopping && task.last_status >= TaskStatus::kPending) {
     state::advance_task(task, TaskStatus::kStopping, now);
   }
-  if (all_stopped) {
-    state::advance_task(task, TaskStatus::kStopped, now);
+  if (!all_stopped) {
+    return;
   }
+  if (task.eni && task.eni->status != "DELETED") {
+    // The containers are down: detach the ENI (stop the pause container) before the task is STOPPED.
+    if (task.eni->op_in_flight) {
+      return;
+    }
+    state::advance_task(task, TaskStatus::kDeprovisioning, now);
+    deprovision(task);
+    if (task.eni->status != "DELETED") {
+      return;
+    }
+  }
+  if ((task.eni && task.eni->op_in_flight) || task.volumes_in_flight) {
+    return;  // a volume or pause operation is still landing
+  }
+  state::advance_task(task, TaskStatus::kStopped, now);
 }
 
+// ---- Engine operations -------------------------------------------------------------------------------------
+
 void TaskReconciler::pull(Task& task, Container& c) {
+  auto auth = resolve_registry_auth(c, options_);
+  if (!auth) {
+    fail_container(task, c, auth.error().message);
+    return;
+  }
   c.phase = ContainerPhase::kPulling;
   c.op_in_flight = true;
   ++in_flight_;
@@ -183,7 +604,7 @@ void TaskReconciler::pull(Task& task, Container& c) {
     task.pull_started_at = clock_.now_ms();
     ++task.version;
   }
-  runtime_.ensure_image(c.image, [this, id = task.id, name = c.name](runtime::ImageOutcome out) {
+  runtime_.ensure_image(c.image, std::move(*auth), [this, id = task.id, name = c.name](runtime::ImageOutcome out) {
     if (op_completed()) {
       return;
     }
@@ -204,16 +625,43 @@ void TaskReconciler::pull(Task& task, Container& c) {
 }
 
 void TaskReconciler::create(Task& task, Container& c) {
+  if (!c.env_resolved) {
+    auto env = resolve_extra_env(c, options_);
+    if (!env) {
+      fail_container(task, c, env.error().message);
+      return;
+    }
+    c.extra_env = std::move(*env);
+    c.env_resolved = true;
+  }
+  SpecInputs inputs;
+  // volumesFrom needs its source containers to exist first.
+  for (const auto& vf : c.definition.value("volumesFrom", json::array())) {
+    const Container* src = find_container(task, vf.value("sourceContainer", ""));
+    if (src != nullptr && src->runtime_id.empty() && src->last_status != ContainerStatus::kStopped) {
+      return;
+    }
+  }
+  if (task.eni) {
+    inputs.network_mode = "container:" + task.eni->pause_id;
+  }
+  inputs.extra_env = c.extra_env;
+  for (const auto& [name, v] : task.volumes) {
+    runtime::Mount m;
+    m.type = v.bind ? runtime::Mount::Type::kBind : runtime::Mount::Type::kVolume;
+    m.source = v.source;
+    inputs.volumes[name] = m;
+  }
   c.phase = ContainerPhase::kCreating;
   c.op_in_flight = true;
   ++in_flight_;
-  auto spec = build_container_spec(task, c, options_, ids::hex32().substr(0, 20));
+  auto spec = build_container_spec(task, c, options_, ids::hex32().substr(0, 20), inputs);
   runtime_.create(std::move(spec), [this, id = task.id, name = c.name](runtime::CreateOutcome out) {
     const bool draining = op_completed();
     Task* t = store_.find_task(id);
     Container* ct = t == nullptr ? nullptr : find_container(*t, name);
     if (ct == nullptr || draining) {
-      // The task is gone (reset): do not leave its container behind.
+      // The task is gone (reset) or berth is shutting down: do not leave its container behind.
       if (!out.error) {
         runtime_.remove(out.container_id, [](runtime::Done) {});
       }
@@ -249,6 +697,9 @@ void TaskReconciler::start_container(Task& task, Container& c) {
       fail_container(*t, *ct, "CannotStartContainerError: " + out.error->message);
     } else {
       ct->phase = ContainerPhase::kStarted;
+      if (!ct->started_at) {
+        ct->started_at = clock_.now_ms();
+      }
       ct->network_bindings.clear();
       for (const auto& b : out.bindings) {
         ct->network_bindings.push_back(state::NetworkBinding{b.host_ip.empty() ? "0.0.0.0" : b.host_ip,
@@ -268,11 +719,82 @@ void TaskReconciler::signal(Task& task, Container& c, const char* sig) {
   });
 }
 
+// ---- Time, events, resync, clean-up --------------------------------------------------------------------
+
 void TaskReconciler::tick() {
-  // Copy: reconcile() edits active_.
-  std::vector<std::string> ids(active_.begin(), active_.end());
+  reconcile_all();
+  clean_up_stopped(clock_.now_ms());
+}
+
+void TaskReconciler::remove_task_resources(const Task& task) {
+  std::vector<std::string> ids;
+  for (const auto& c : task.containers) {
+    if (!c.runtime_id.empty()) {
+      ids.push_back(c.runtime_id);
+    }
+  }
+  if (task.eni && !task.eni->pause_id.empty()) {
+    ids.push_back(task.eni->pause_id);
+  }
+  std::vector<std::string> volumes;
+  for (const auto& [name, v] : task.volumes) {
+    if (v.task_scoped && !v.bind) {
+      volumes.push_back(v.source);
+    }
+  }
+  // Task-scoped volumes go after the containers that use them: the engine refuses to remove a volume in use.
+  auto remove_volumes = [this, volumes] {
+    for (const auto& v : volumes) {
+      runtime_.remove_volume(v, [v](runtime::Done d) {
+        if (d.error) {
+          spdlog::warn("cannot remove volume {}: {}", v, d.error->message);
+        }
+      });
+    }
+  };
+  if (ids.empty()) {
+    remove_volumes();
+    return;
+  }
+  auto remaining = std::make_shared<std::size_t>(ids.size());
   for (const auto& id : ids) {
-    reconcile(id);
+    runtime_.remove(id, [remaining, remove_volumes](runtime::Done) {
+      if (--*remaining == 0) {
+        remove_volumes();
+      }
+    });
+  }
+}
+
+void TaskReconciler::clean_up_stopped(TimeMs now) {
+  std::vector<std::string> ids(stopped_.begin(), stopped_.end());
+  for (const auto& id : ids) {
+    Task* t = store_.find_task(id);
+    if (t == nullptr || !t->stopped_at) {
+      stopped_.erase(id);
+      continue;
+    }
+    const TimeMs stopped_at = *t->stopped_at;
+    const bool forget = now >= stopped_at + options_.task_retention_ms;
+    if (forget || now >= stopped_at + options_.container_cleanup_wait_ms) {
+      if (!t->containers.empty() || t->eni) {
+        remove_task_resources(*t);
+      }
+      // Mark the containers as removed so the next pass does not remove them again.
+      for (auto& c : t->containers) {
+        c.runtime_id.clear();
+      }
+      if (t->eni) {
+        t->eni->pause_id.clear();
+      }
+      for (auto& [name, v] : t->volumes) {
+        v.task_scoped = false;
+      }
+    }
+    if (forget) {
+      store_.erase_task(id);
+      stopped_.erase(id);
+    }
   }
 }
 
@@ -283,7 +805,19 @@ void TaskReconciler::on_event(const runtime::RuntimeEvent& event) {
     return;
   }
   Task* task = store_.find_task(task_label->second);
-  Container* c = task == nullptr ? nullptr : find_container(*task, name_label->second);
+  if (task == nullptr) {
+    return;
+  }
+  if (name_label->second == kPauseContainerName) {
+    // The network namespace went away under the task: ECS would lose the ENI; the task cannot go on.
+    if (event.type == runtime::RuntimeEvent::Type::kDie && task->eni && task->eni->status == "ATTACHED" &&
+        task->desired_status == TaskStatus::kRunning) {
+      stop_task(*task, "TaskFailedToStart", "Task stopped because its network namespace (pause) container exited");
+      reconcile(task->id);
+    }
+    return;
+  }
+  Container* c = find_container(*task, name_label->second);
   if (c == nullptr) {
     return;
   }
@@ -291,6 +825,9 @@ void TaskReconciler::on_event(const runtime::RuntimeEvent& event) {
   switch (event.type) {
     case runtime::RuntimeEvent::Type::kStart:
       if (c->phase >= ContainerPhase::kStarting) {
+        if (!c->started_at) {
+          c->started_at = now;
+        }
         state::advance_container(*task, *c, ContainerStatus::kRunning, now);
       }
       break;
@@ -308,6 +845,15 @@ void TaskReconciler::on_event(const runtime::RuntimeEvent& event) {
         mark_exited(*task, *c, std::nullopt);
       }
       break;
+    case runtime::RuntimeEvent::Type::kHealth:
+      if (c->definition.contains("healthCheck") && c->last_status != ContainerStatus::kStopped) {
+        std::string status = event.health == "healthy" ? "HEALTHY" : event.health == "unhealthy" ? "UNHEALTHY" : "";
+        if (!status.empty() && status != c->health_status) {
+          c->health_status = status;
+          ++task->version;
+        }
+      }
+      break;
   }
   reconcile(task->id);
 }
@@ -317,9 +863,18 @@ void TaskReconciler::adopt_all() {
     for (const auto& [id, task] : region.tasks) {
       if (task.last_status != TaskStatus::kStopped) {
         active_.insert(id);
+      } else {
+        stopped_.insert(id);
+      }
+      if (task.eni && !task.eni->network.empty()) {
+        networks_[task.eni->network] = true;
       }
     }
   });
+  if (!networks_.empty()) {
+    // The pause image was loaded by the berth that created those tasks.
+    pause_image_ = PauseImage::kReady;
+  }
 }
 
 void TaskReconciler::resync() {
@@ -369,16 +924,33 @@ void TaskReconciler::resync() {
 }
 
 void TaskReconciler::remove_all_containers(std::function<void()> done) {
-  runtime_.list({{kLabelInstance, options_.instance_id}}, [this, done = std::move(done)](runtime::ListOutcome out) {
-    if (out.error || out.containers.empty()) {
+  auto finish = [this, done = std::move(done)]() {
+    // Networks go last: the engine refuses to remove one that still has containers.
+    auto nets = std::exchange(created_networks_, {});
+    networks_.clear();
+    if (nets.empty()) {
       done();
+      return;
+    }
+    auto remaining = std::make_shared<std::size_t>(nets.size());
+    for (const auto& n : nets) {
+      runtime_.remove_network(n, [remaining, done](runtime::Done) {
+        if (--*remaining == 0) {
+          done();
+        }
+      });
+    }
+  };
+  runtime_.list({{kLabelInstance, options_.instance_id}}, [this, finish = std::move(finish)](runtime::ListOutcome out) {
+    if (out.error || out.containers.empty()) {
+      finish();
       return;
     }
     auto remaining = std::make_shared<std::size_t>(out.containers.size());
     for (const auto& s : out.containers) {
-      runtime_.remove(s.id, [remaining, done](runtime::Done) {
+      runtime_.remove(s.id, [remaining, finish](runtime::Done) {
         if (--*remaining == 0) {
-          done();
+          finish();
         }
       });
     }

@@ -19,6 +19,19 @@ void get_opt(const json& j, const char* key, std::optional<T>& v) {
   }
 }
 
+ContainerPhase rolled_back(ContainerPhase p) {
+  switch (p) {
+    case ContainerPhase::kPulling:
+      return ContainerPhase::kNew;
+    case ContainerPhase::kCreating:
+      return ContainerPhase::kPulled;
+    case ContainerPhase::kStarting:
+      return ContainerPhase::kCreated;
+    default:
+      return p;
+  }
+}
+
 json to_json(const Container& c) {
   json bindings = json::array();
   for (const auto& b : c.network_bindings) {
@@ -37,8 +50,10 @@ json to_json(const Container& c) {
             {"networkBindings", bindings},
             {"phase", static_cast<int>(c.phase)},
             {"sigkillSent", c.sigkill_sent},
-            {"stopTimeout", c.stop_timeout_s}};
+            {"stopTimeout", c.stop_timeout_s},
+            {"healthStatus", c.health_status}};
   put_opt(j, "exitCode", c.exit_code);
+  put_opt(j, "startedAt", c.started_at);
   put_opt(j, "sigtermAt", c.sigterm_at);
   return j;
 }
@@ -63,16 +78,50 @@ Container container_from(const json& j) {
   c.stop_timeout_s = j.value("stopTimeout", 30);
   get_opt(j, "exitCode", c.exit_code);
   get_opt(j, "sigtermAt", c.sigterm_at);
+  get_opt(j, "startedAt", c.started_at);
+  c.health_status = j.value("healthStatus", "UNKNOWN");
   // An operation under way at snapshot time never completed: go back to the last repeatable step.
-  if (c.phase == ContainerPhase::kPulling) {
-    c.phase = ContainerPhase::kNew;
-  } else if (c.phase == ContainerPhase::kCreating) {
-    c.phase = ContainerPhase::kPulled;
-  } else if (c.phase == ContainerPhase::kStarting) {
-    c.phase = ContainerPhase::kCreated;
-  }
+  c.phase = rolled_back(c.phase);
   c.op_in_flight = false;
   return c;
+}
+
+json to_json(const TaskEni& e) {
+  return {{"attachmentId", e.attachment_id}, {"eniId", e.eni_id},     {"network", e.network},
+          {"status", e.status},              {"pauseId", e.pause_id}, {"pausePhase", static_cast<int>(e.pause_phase)},
+          {"ip", e.ip},                      {"mac", e.mac},          {"subnet", e.subnet},
+          {"securityGroups", e.security_groups}};
+}
+
+TaskEni eni_from(const json& j) {
+  TaskEni e;
+  e.attachment_id = j.at("attachmentId").get<std::string>();
+  e.eni_id = j.at("eniId").get<std::string>();
+  e.network = j.at("network").get<std::string>();
+  e.status = j.at("status").get<std::string>();
+  e.pause_id = j.value("pauseId", "");
+  e.pause_phase = rolled_back(static_cast<ContainerPhase>(j.at("pausePhase").get<int>()));
+  e.ip = j.value("ip", "");
+  e.mac = j.value("mac", "");
+  e.subnet = j.value("subnet", "");
+  e.security_groups = j.value("securityGroups", json::array());
+  return e;
+}
+
+json to_json(const VolumeSource& v) {
+  return {{"bind", v.bind},     {"source", v.source},          {"taskScoped", v.task_scoped},
+          {"driver", v.driver}, {"driverOpts", v.driver_opts}, {"labels", v.labels}};
+}
+
+VolumeSource volume_from(const json& j) {
+  VolumeSource v;
+  v.bind = j.at("bind").get<bool>();
+  v.source = j.at("source").get<std::string>();
+  v.task_scoped = j.value("taskScoped", false);
+  v.driver = j.value("driver", "");
+  v.driver_opts = j.value("driverOpts", std::map<std::string, std::string>{});
+  v.labels = j.value("labels", std::map<std::string, std::string>{});
+  return v;
 }
 
 json to_json(const Task& t) {
@@ -103,7 +152,22 @@ json to_json(const Task& t) {
             {"stoppedReason", t.stopped_reason},
             {"createdAt", t.created_at},
             {"version", t.version},
-            {"containers", containers}};
+            {"containers", containers},
+            {"platformVersion", t.platform_version},
+            {"capacityProviderName", t.capacity_provider_name},
+            {"networkConfiguration", t.network_configuration},
+            {"volumesReady", t.volumes_ready},
+            {"volumeDefinitions", t.volume_definitions},
+            {"admitted", t.admitted}};
+  json volumes = json::object();
+  for (const auto& [name, v] : t.volumes) {
+    volumes[name] = to_json(v);
+  }
+  j["volumes"] = volumes;
+  if (t.eni) {
+    j["eni"] = to_json(*t.eni);
+  }
+  put_opt(j, "activatingAt", t.activating_at);
   put_opt(j, "pullStartedAt", t.pull_started_at);
   put_opt(j, "pullStoppedAt", t.pull_stopped_at);
   put_opt(j, "startedAt", t.started_at);
@@ -140,6 +204,19 @@ Task task_from(const json& j) {
   for (const auto& c : j.at("containers")) {
     t.containers.push_back(container_from(c));
   }
+  t.platform_version = j.value("platformVersion", "");
+  t.capacity_provider_name = j.value("capacityProviderName", "");
+  t.network_configuration = j.value("networkConfiguration", json());
+  t.volumes_ready = j.value("volumesReady", false);
+  t.volume_definitions = j.value("volumeDefinitions", json::array());
+  t.admitted = j.value("admitted", false);
+  for (const auto& [name, v] : j.value("volumes", json::object()).items()) {
+    t.volumes[name] = volume_from(v);
+  }
+  if (j.contains("eni")) {
+    t.eni = eni_from(j["eni"]);
+  }
+  get_opt(j, "activatingAt", t.activating_at);
   get_opt(j, "pullStartedAt", t.pull_started_at);
   get_opt(j, "pullStoppedAt", t.pull_stopped_at);
   get_opt(j, "startedAt", t.started_at);

@@ -24,6 +24,19 @@ Task* Store::find_task(std::string_view task_id) {
 
 void Store::index_task(const Task& task) { task_scopes_[task.id] = task.scope; }
 
+void Store::erase_task(std::string_view task_id) {
+  auto it = task_scopes_.find(task_id);
+  if (it == task_scopes_.end()) {
+    return;
+  }
+  if (auto* r = find_region(it->second)) {
+    if (auto t = r->tasks.find(task_id); t != r->tasks.end()) {
+      r->tasks.erase(t);
+    }
+  }
+  task_scopes_.erase(it);
+}
+
 void Store::clear() {
   regions_.clear();
   task_scopes_.clear();

@@ -59,8 +59,10 @@ void FakeContainerRuntime::emit(runtime::RuntimeEvent event) {
   });
 }
 
-void FakeContainerRuntime::ensure_image(std::string image, std::function<void(runtime::ImageOutcome)> done) {
+void FakeContainerRuntime::ensure_image(std::string image, std::optional<std::string> registry_auth,
+                                        std::function<void(runtime::ImageOutcome)> done) {
   actions_.push_back("ensure_image " + image);
+  last_registry_auth_ = std::move(registry_auth);
   auto failure = take_failure("ensure_image");
   later([failure, image, done = std::move(done)] {
     runtime::ImageOutcome out;
@@ -68,6 +70,59 @@ void FakeContainerRuntime::ensure_image(std::string image, std::function<void(ru
     out.image_id = "sha256:" + std::string(64, 'a');
     done(out);
   });
+}
+
+void FakeContainerRuntime::import_image(std::string reference, std::string rootfs_tar,
+                                        std::function<void(runtime::Done)> done) {
+  actions_.push_back("import_image " + reference);
+  auto failure = take_failure("import_image");
+  if (!failure && !rootfs_tar.empty()) {
+    images_[reference] = true;
+  }
+  later([failure, done = std::move(done)] { done(runtime::Done{failure}); });
+}
+
+void FakeContainerRuntime::ensure_network(runtime::NetworkSpec spec, std::function<void(runtime::Done)> done) {
+  actions_.push_back("ensure_network " + spec.name);
+  auto failure = take_failure("ensure_network");
+  if (!failure) {
+    networks_.insert(spec.name);
+  }
+  later([failure, done = std::move(done)] { done(runtime::Done{failure}); });
+}
+
+void FakeContainerRuntime::remove_network(std::string name, std::function<void(runtime::Done)> done) {
+  actions_.push_back("remove_network " + name);
+  networks_.erase(name);
+  later([done = std::move(done)] { done(runtime::Done{}); });
+}
+
+void FakeContainerRuntime::ensure_volume(runtime::VolumeSpec spec, std::function<void(runtime::Done)> done) {
+  actions_.push_back("ensure_volume " + spec.name);
+  auto failure = take_failure("ensure_volume");
+  if (!failure) {
+    volumes_.insert(spec.name);
+  }
+  later([failure, done = std::move(done)] { done(runtime::Done{failure}); });
+}
+
+void FakeContainerRuntime::remove_volume(std::string name, std::function<void(runtime::Done)> done) {
+  actions_.push_back("remove_volume " + name);
+  volumes_.erase(name);
+  later([done = std::move(done)] { done(runtime::Done{}); });
+}
+
+void FakeContainerRuntime::set_health(const std::string& container_id, const std::string& health) {
+  auto it = containers_.find(container_id);
+  if (it == containers_.end()) {
+    return;
+  }
+  runtime::RuntimeEvent e;
+  e.type = runtime::RuntimeEvent::Type::kHealth;
+  e.container_id = container_id;
+  e.health = health;
+  e.labels = it->second.spec.labels;
+  emit(std::move(e));
 }
 
 void FakeContainerRuntime::create(runtime::ContainerSpec spec, std::function<void(runtime::CreateOutcome)> done) {
@@ -103,10 +158,21 @@ void FakeContainerRuntime::start(std::string id, std::function<void(runtime::Sta
       bindings.push_back(b);
     }
   }
-  later([failure, bindings, done = std::move(done)] {
+  std::string ip;
+  if (!failure && it != containers_.end()) {
+    const auto& mode = it->second.spec.network_mode;
+    if (mode != "bridge" && mode != "host" && mode != "none" && !mode.starts_with("container:")) {
+      ip = next_ip_;
+    }
+  }
+  later([failure, bindings, ip, done = std::move(done)] {
     runtime::StartOutcome out;
     out.error = failure;
     out.bindings = bindings;
+    out.ip_address = ip;
+    if (!ip.empty()) {
+      out.mac_address = "02:42:0a:00:00:02";
+    }
     done(out);
   });
 }

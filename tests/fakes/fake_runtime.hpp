@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,22 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
   bool is_running(const std::string& id) const;
   std::size_t live_containers() const { return containers_.size(); }
 
-  void ensure_image(std::string image, std::function<void(runtime::ImageOutcome)> done) override;
+  void ensure_image(std::string image, std::optional<std::string> registry_auth,
+                    std::function<void(runtime::ImageOutcome)> done) override;
+  void import_image(std::string reference, std::string rootfs_tar, std::function<void(runtime::Done)> done) override;
+  void ensure_network(runtime::NetworkSpec spec, std::function<void(runtime::Done)> done) override;
+  void remove_network(std::string name, std::function<void(runtime::Done)> done) override;
+  void ensure_volume(runtime::VolumeSpec spec, std::function<void(runtime::Done)> done) override;
+  void remove_volume(std::string name, std::function<void(runtime::Done)> done) override;
+  // The engine reports a health status change ("healthy"/"unhealthy") for a container.
+  void set_health(const std::string& container_id, const std::string& health);
+  // The registry auth passed to the last ensure_image call, if any.
+  const std::optional<std::string>& last_registry_auth() const { return last_registry_auth_; }
+  bool has_image(const std::string& reference) const { return images_.count(reference) > 0 && images_.at(reference); }
+  bool has_network(const std::string& name) const { return networks_.count(name) > 0; }
+  bool has_volume(const std::string& name) const { return volumes_.count(name) > 0; }
+  // The address the fake engine gives a container with its own network namespace.
+  void set_next_ip(std::string ip) { next_ip_ = std::move(ip); }
   void create(runtime::ContainerSpec spec, std::function<void(runtime::CreateOutcome)> done) override;
   void start(std::string id, std::function<void(runtime::StartOutcome)> done) override;
   void kill(std::string id, std::string signal, std::function<void(runtime::Done)> done) override;
@@ -58,6 +74,10 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, bool> images_;
   std::map<std::string, FakeContainer> containers_;
   std::function<void(runtime::RuntimeEvent)> on_event_;
+  std::optional<std::string> last_registry_auth_;
+  std::set<std::string> networks_;
+  std::set<std::string> volumes_;
+  std::string next_ip_ = "10.0.0.2";
   int next_id_ = 1;
 };
 

@@ -22,6 +22,13 @@ struct Config {
   std::string host_ip = "127.0.0.1";  // where bridge-mode host ports are published
   std::size_t max_body_bytes = 4 * 1024 * 1024;
   int threads = 2;
+  std::int64_t fargate_cpu = 0;     // Fargate pool size in CPU units; 0 = unbounded
+  std::int64_t fargate_memory = 0;  // MiB; 0 = unbounded
+  std::string secrets_file;         // JSON object: valueFrom -> secret value
+  std::string s3_dir;               // stands in for S3: arn:aws:s3:::bucket/key -> <s3_dir>/bucket/key
+  std::string efs_dir;              // EFS file systems live here (default <data-dir>/efs or a temp dir)
+  std::int64_t task_retention_s = 3600;
+  std::int64_t container_cleanup_wait_s = 3 * 3600;
 };
 
 enum class Command { kServe, kVersion, kHelp, kCoverage };

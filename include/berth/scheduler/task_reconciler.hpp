@@ -1,9 +1,13 @@
 #pragma once
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <berth/common/clock.hpp>
+#include <berth/common/json.hpp>
+#include <berth/common/result.hpp>
 #include <berth/runtime/container_runtime.hpp>
 #include <berth/state/store.hpp>
 
@@ -19,14 +23,60 @@ inline constexpr char kLabelRevision[] = "com.amazonaws.ecs.task-definition-vers
 inline constexpr char kLabelInstance[] = "dev.berth.instance";
 inline constexpr char kLabelTaskId[] = "dev.berth.task-id";
 
+inline constexpr char kPauseContainerName[] = "~internal~ecs~pause";  // as the ECS agent names it
+
 struct ReconcilerOptions {
   std::string instance_id;              // value of dev.berth.instance on every container
   std::string host_ip = "127.0.0.1";    // where bridge-mode host ports are published
+  std::string efs_root;                 // directory holding EFS file systems (<efs_root>/<fs id>/...)
+  std::string pause_image = "berth/pause:" BERTH_VERSION;
+  // The root filesystem tar of the pause image, loaded into the engine the first time an awsvpc task needs it.
+  std::function<std::optional<std::string>()> pause_rootfs_tar;
+  // Fargate pool capacity in CPU units and MiB; 0 means unbounded. Tasks beyond it wait in PROVISIONING.
+  std::int64_t fargate_cpu_units = 0;
+  std::int64_t fargate_memory_mib = 0;
+  // How long after STOPPED a task's containers are removed, and its record forgotten (the record never
+  // outlives its containers' clean-up).
+  TimeMs container_cleanup_wait_ms = 3 * 3600 * 1000;
+  TimeMs task_retention_ms = 3600 * 1000;
+  // Default for dependsOn when the dependency sets no startTimeout (the ECS agent's ECS_CONTAINER_START_TIMEOUT).
+  int default_start_timeout_s = 180;
+  // Where secrets (`valueFrom`) and environmentFiles (S3 objects) come from; empty functions find nothing.
+  std::function<std::optional<std::string>(const std::string& value_from)> secret_lookup;
+  std::function<std::optional<std::string>(const std::string& bucket, const std::string& key)> s3_lookup;
+};
+
+// What the reconciler resolved for one container before asking the engine to create it.
+struct SpecInputs {
+  // Empty: the task's network mode. For awsvpc tasks: "container:<pause container id>".
+  std::string network_mode;
+  // KEY=VALUE pairs from environmentFiles and secrets, in that order; `environment` wins over them.
+  std::vector<std::string> extra_env;
+  // Task volume name -> where it lives on the engine: type kBind with a host path, or kVolume with a Docker
+  // volume name (targets and read-only flags come from each container's mountPoints).
+  std::map<std::string, runtime::Mount> volumes;
 };
 
 // The container an engine should run for one container of a task (pure; unit-tested on its own).
 runtime::ContainerSpec build_container_spec(const state::Task& task, const state::Container& container,
-                                            const ReconcilerOptions& options, const std::string& name_suffix);
+                                            const ReconcilerOptions& options, const std::string& name_suffix,
+                                            const SpecInputs& inputs = {});
+
+// Resolves a container's environmentFiles and secrets into KEY=VALUE pairs (environment files first, in order,
+// then secrets), or the ECS-style reason the task cannot start.
+Result<std::vector<std::string>> resolve_extra_env(const state::Container& container,
+                                                   const ReconcilerOptions& options);
+
+// The registry credentials of a container's repositoryCredentials, as an X-Registry-Auth header value.
+Result<std::optional<std::string>> resolve_registry_auth(const state::Container& container,
+                                                         const ReconcilerOptions& options);
+
+// Where each task volume lives on the engine (pure apart from naming).
+std::map<std::string, state::VolumeSource> plan_volumes(const state::Task& task, const json& task_definition_volumes,
+                                                       const ReconcilerOptions& options);
+
+// The task's health as ECS rolls it up from its essential containers that have health checks.
+std::string task_health_status(const state::Task& task);
 
 // Makes the engine match the tasks in the store, one task at a time, by level: reconcile() compares what a
 // task wants with what it has and issues the next runtime actions; completions and engine events update the
@@ -53,7 +103,10 @@ class TaskReconciler {
   // lands now is removed too), then removes every container of this instance.
   void drain_and_remove_all(std::function<void()> done);
   // Forgets all tasks (the store was cleared).
-  void forget_all() { active_.clear(); }
+  void forget_all() {
+    active_.clear();
+    stopped_.clear();
+  }
   // Takes on every task of the store that is not STOPPED (after a restore from --data-dir).
   void adopt_all();
 
@@ -67,9 +120,19 @@ class TaskReconciler {
   void mark_exited(state::Task& task, state::Container& c, std::optional<int> exit_code);
   void reconcile_running(state::Task& task);
   void reconcile_stopping(state::Task& task);
+  bool try_admit(state::Task& task);
+  bool provision(state::Task& task);
+  bool provision_network(state::Task& task);
+  void deprovision(state::Task& task);
+  enum class Dependency { kReady, kWait, kNever };
+  Dependency dependencies_met(const state::Task& task, const state::Container& c, std::string& why) const;
+  bool dependents_running(const state::Task& task, const state::Container& c) const;
   void pull(state::Task& task, state::Container& c);
   void create(state::Task& task, state::Container& c);
   void start_container(state::Task& task, state::Container& c);
+  void clean_up_stopped(TimeMs now);
+  void remove_task_resources(const state::Task& task);
+  void reconcile_all();
   void signal(state::Task& task, state::Container& c, const char* sig);
   // Called first in every pull/create/start completion; true while draining (the completion must then only
   // clean up).
@@ -80,6 +143,12 @@ class TaskReconciler {
   const Clock& clock_;
   ReconcilerOptions options_;
   std::set<std::string> active_;  // ids of tasks that are not STOPPED yet
+  std::set<std::string> stopped_;  // ids of STOPPED tasks whose record or containers still need cleaning up
+  enum class PauseImage { kUnknown, kLoading, kReady, kFailed };
+  PauseImage pause_image_ = PauseImage::kUnknown;
+  std::string pause_image_error_;
+  std::map<std::string, bool> networks_;  // Docker networks: name -> ready (false while being created)
+  std::set<std::string> created_networks_;
   int in_flight_ = 0;             // pulls, creates and starts issued and not yet completed
   std::function<void()> drain_done_;
 };

@@ -69,6 +69,8 @@ struct Container {
   std::string image_digest;
   json definition;  // the container definition with RunTask overrides applied
   bool essential = true;
+  std::string health_status = "UNKNOWN";  // HEALTHY | UNHEALTHY | UNKNOWN
+  std::optional<TimeMs> started_at;       // when the engine started it
   ContainerStatus last_status = ContainerStatus::kPending;
   std::optional<int> exit_code;
   std::string reason;
@@ -80,6 +82,34 @@ struct Container {
   std::optional<TimeMs> sigterm_at;
   bool sigkill_sent = false;
   int stop_timeout_s = 30;
+  // KEY=VALUE from environmentFiles and secrets; resolved just before create and never saved to disk.
+  std::vector<std::string> extra_env;
+  bool env_resolved = false;
+};
+
+// The task's elastic network interface stand-in (awsvpc): a pause container on a per-cluster Docker network.
+struct TaskEni {
+  std::string attachment_id;
+  std::string eni_id;
+  std::string network;             // Docker network standing in for the VPC
+  std::string status = "PRECREATED";  // PRECREATED -> ATTACHED -> DELETED
+  std::string pause_id;            // Docker id of the pause container
+  ContainerPhase pause_phase = ContainerPhase::kNew;
+  bool op_in_flight = false;
+  std::string ip;
+  std::string mac;
+  std::string subnet;
+  json security_groups = json::array();
+};
+
+// Where a task volume lives on the engine.
+struct VolumeSource {
+  bool bind = false;   // a host path (bind mount) or a Docker volume
+  std::string source;  // the path or the volume name
+  bool task_scoped = false;  // removed with the task
+  std::string driver;  // Docker volumes: dockerVolumeConfiguration.driver (empty: local)
+  std::map<std::string, std::string> driver_opts;
+  std::map<std::string, std::string> labels;
 };
 
 struct Task {
@@ -97,6 +127,16 @@ struct Task {
   std::string started_by;
   std::string cpu;     // task-level, as ECS reports it (string), empty when not set
   std::string memory;  // task-level
+  std::string platform_version;        // Fargate only
+  std::string capacity_provider_name;  // when started through a capacity provider
+  json network_configuration;          // as given to RunTask (null when none)
+  std::optional<TaskEni> eni;          // awsvpc tasks
+  json volume_definitions = json::array();      // the task definition's `volumes`
+  std::map<std::string, VolumeSource> volumes;  // where they live, planned when the task is provisioned
+  bool volumes_ready = false;
+  bool volumes_in_flight = false;
+  bool admitted = false;  // has a place in the Fargate pool (always true for other launch types)
+  std::optional<TimeMs> activating_at;  // when every container existed (dependsOn startTimeout counts from here)
   json overrides = json::object();
   json tags = json::array();
   TaskStatus last_status = TaskStatus::kProvisioning;

@@ -26,6 +26,8 @@ class Store {
   // Tasks are also found by id alone (ids are random and unique across scopes): runtime events carry only ids.
   Task* find_task(std::string_view task_id);
   void index_task(const Task& task);
+  // Forgets a task (after its retention ran out).
+  void erase_task(std::string_view task_id);
 
   template <typename F>
   void for_each_region(F&& f) {

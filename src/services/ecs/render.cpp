@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <berth/scheduler/task_reconciler.hpp>
+
 namespace berth::services::ecs {
 namespace {
 
@@ -24,8 +26,11 @@ json render_container(const state::Task& t, const state::Container& c) {
       {"image", c.image},
       {"lastStatus", std::string(state::to_string(c.last_status))},
       {"networkInterfaces", json::array()},
-      {"healthStatus", "UNKNOWN"},
+      {"healthStatus", c.health_status},
   };
+  if (t.eni && !t.eni->ip.empty()) {
+    out["networkInterfaces"] = json::array({{{"attachmentId", t.eni->attachment_id}, {"privateIpv4Address", t.eni->ip}}});
+  }
   if (!c.runtime_id.empty()) {
     out["runtimeId"] = c.runtime_id;
   }
@@ -130,7 +135,7 @@ json render_task(const state::Task& t, bool with_tags) {
       {"attachments", json::array()},
       {"attributes", json::array({{{"name", "ecs.cpu-architecture"}, {"value", "x86_64"}}})},
       {"availabilityZone", t.scope.region + "a"},
-      {"healthStatus", "UNKNOWN"},
+      {"healthStatus", scheduler::task_health_status(t)},
       {"enableExecuteCommand", false},
       {"tags", with_tags ? t.tags : json::array()},
   };
@@ -148,6 +153,31 @@ json render_task(const state::Task& t, bool with_tags) {
   }
   if (!t.stopped_reason.empty()) {
     out["stoppedReason"] = t.stopped_reason;
+  }
+  if (t.eni) {
+    const auto& e = *t.eni;
+    json details = json::array({{{"name", "subnetId"}, {"value", e.subnet}}});
+    if (e.status != "PRECREATED") {
+      details.push_back({{"name", "networkInterfaceId"}, {"value", e.eni_id}});
+      details.push_back({{"name", "macAddress"}, {"value", e.mac}});
+      details.push_back({{"name", "privateIPv4Address"}, {"value", e.ip}});
+      std::string dns = e.ip;
+      std::replace(dns.begin(), dns.end(), '.', '-');
+      details.push_back({{"name", "privateDnsName"}, {"value", "ip-" + dns + ".ec2.internal"}});
+    }
+    out["attachments"] = json::array(
+        {{{"id", e.attachment_id}, {"type", "ElasticNetworkInterface"}, {"status", e.status}, {"details", details}}});
+    if (e.status == "ATTACHED" || e.status == "DELETED") {
+      out["connectivity"] = "CONNECTED";
+    }
+  }
+  if (!t.platform_version.empty()) {
+    out["platformVersion"] = t.platform_version;
+    out["platformFamily"] = "Linux";
+    out["ephemeralStorage"] = {{"sizeInGiB", 20}};
+  }
+  if (!t.capacity_provider_name.empty()) {
+    out["capacityProviderName"] = t.capacity_provider_name;
   }
   put_time(out, "pullStartedAt", t.pull_started_at);
   put_time(out, "pullStoppedAt", t.pull_stopped_at);

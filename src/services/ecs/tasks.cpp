@@ -34,23 +34,104 @@ void apply_container_override(json& def, const json& o) {
   }
 }
 
-// The launch-type checks ECS makes before it places anything, plus the parts of RunTask berth does not run yet.
-std::optional<AwsError> check_run_task(const json& in, const state::TaskDefinition& td, const std::string& launch_type) {
+// How RunTask decides where a task runs: a launch type, or capacity providers (given or the cluster's default).
+struct Launch {
+  std::string launch_type;
+  std::vector<std::string> providers;  // one per task when capacity providers place them
+};
+
+// Spreads `count` tasks over a capacity provider strategy: every `base` first, then by weight.
+std::vector<std::string> spread_over_strategy(const json& strategy, int count) {
+  std::vector<std::string> out;
+  for (const auto& item : strategy) {
+    for (int i = 0; i < item.value("base", 0) && static_cast<int>(out.size()) < count; ++i) {
+      out.push_back(item.value("capacityProvider", ""));
+    }
+  }
+  std::vector<std::pair<std::string, int>> weighted;
+  int total = 0;
+  for (const auto& item : strategy) {
+    if (item.value("weight", 0) > 0) {
+      weighted.emplace_back(item.value("capacityProvider", ""), item.value("weight", 0));
+      total += item.value("weight", 0);
+    }
+  }
+  std::map<std::string, int> placed;
+  while (static_cast<int>(out.size()) < count && total > 0) {
+    // The provider furthest below its share gets the next task.
+    const int n = static_cast<int>(out.size()) + 1;
+    const std::pair<std::string, int>* best = nullptr;
+    double best_gap = -1e18;
+    for (const auto& w : weighted) {
+      double gap = static_cast<double>(w.second) * n / total - placed[w.first];
+      if (gap > best_gap) {
+        best_gap = gap;
+        best = &w;
+      }
+    }
+    ++placed[best->first];
+    out.push_back(best->first);
+  }
+  return out;
+}
+
+Result<Launch> choose_launch(const json& in, const state::Cluster& cluster, int count) {
   if (in.contains("capacityProviderStrategy") && in.contains("launchType")) {
     return invalid_parameter("Specifying both a launch type and capacity provider strategy is not supported.");
   }
-  if (in.contains("capacityProviderStrategy")) {
-    return unsupported("berth does not support capacityProviderStrategy on RunTask yet.");
+  Launch launch;
+  json strategy = in.value("capacityProviderStrategy", json::array());
+  if (!in.contains("launchType") && strategy.empty()) {
+    strategy = cluster.default_capacity_provider_strategy;
   }
-  if (launch_type != "EC2") {
+  if (in.contains("launchType") || strategy.empty()) {
+    launch.launch_type = in.value("launchType", "EC2");
+    return launch;
+  }
+  for (const auto& item : strategy) {
+    const std::string name = item.value("capacityProvider", "");
+    const auto& associated = cluster.capacity_providers;
+    if (std::find(associated.begin(), associated.end(), json(name)) == associated.end()) {
+      return invalid_parameter("The specified capacity provider strategy cannot contain a capacity provider that is "
+                               "not associated with the cluster. Associate the capacity provider with the cluster or "
+                               "specify a valid capacity provider and try again.");
+    }
+    if (name != "FARGATE" && name != "FARGATE_SPOT") {
+      return unsupported("berth does not run tasks on Auto Scaling group capacity provider " + name + " yet.");
+    }
+  }
+  launch.providers = spread_over_strategy(strategy, count);
+  if (static_cast<int>(launch.providers.size()) < count) {
+    return invalid_parameter("The capacity provider strategy must have at least one capacity provider with a weight "
+                             "greater than 0.");
+  }
+  launch.launch_type = "FARGATE";
+  return launch;
+}
+
+// The launch-type and network checks ECS makes before it places anything, plus the parts of RunTask that berth
+// does not run yet.
+std::optional<AwsError> check_run_task(const json& in, const state::TaskDefinition& td, const std::string& launch_type) {
+  if (launch_type == "EXTERNAL" || launch_type == "MANAGED_INSTANCES") {
     return unsupported("berth does not support launch type " + launch_type + " yet.");
   }
-  if (!has_value(td.doc.value("compatibilities", json::array()), "EC2")) {
-    return invalid_parameter("Task definition does not support launch_type EC2.");
+  const std::string compat = launch_type == "FARGATE" ? "FARGATE" : "EC2";
+  if (!has_value(td.doc.value("compatibilities", json::array()), compat.c_str())) {
+    return invalid_parameter("Task definition does not support launch_type " + compat + ".");
   }
   const std::string mode = td.doc.value("networkMode", "bridge");
-  if (mode != "bridge" && mode != "host" && mode != "none") {
-    return unsupported("berth does not support networkMode " + mode + " yet.");
+  const json awsvpc = in.value("networkConfiguration", json::object()).value("awsvpcConfiguration", json());
+  if (mode == "awsvpc" && awsvpc.is_null()) {
+    return invalid_parameter("Network Configuration must be provided when networkMode 'awsvpc' is specified.");
+  }
+  if (mode != "awsvpc" && !awsvpc.is_null()) {
+    return invalid_parameter("Network Configuration is not valid for the given networkMode of this task definition.");
+  }
+  if (!awsvpc.is_null() && awsvpc.value("subnets", json::array()).empty()) {
+    return invalid_parameter("subnets can not be empty.");
+  }
+  if (launch_type == "EC2" && !awsvpc.is_null() && awsvpc.value("assignPublicIp", "DISABLED") == "ENABLED") {
+    return invalid_parameter("Assign public IP is not supported for this launch type.");
   }
   for (const char* key : {"placementConstraints", "placementStrategy"}) {
     if (in.contains(key) && !in[key].empty()) {
@@ -58,15 +139,25 @@ std::optional<AwsError> check_run_task(const json& in, const state::TaskDefiniti
     }
   }
   for (const auto& c : td.doc["containerDefinitions"]) {
-    for (const char* key : {"dependsOn", "healthCheck", "secrets", "links", "volumesFrom", "mountPoints"}) {
+    for (const char* key : {"links", "firelensConfiguration"}) {
       if (c.contains(key) && !c[key].empty()) {
         return unsupported(std::string("berth does not support container ") + key + " yet (container '" +
                            c.value("name", "") + "').");
       }
     }
+    if (launch_type == "FARGATE" && c.value("privileged", false)) {
+      return invalid_parameter("Privileged containers are not supported on Fargate (container '" +
+                               c.value("name", "") + "').");
+    }
   }
-  if (!td.doc.value("volumes", json::array()).empty()) {
-    return unsupported("berth does not support task volumes yet.");
+  for (const auto& v : td.doc.value("volumes", json::array())) {
+    if (v.contains("fsxWindowsFileServerVolumeConfiguration")) {
+      return unsupported("berth does not support FSx for Windows File Server volumes.");
+    }
+    if (launch_type == "FARGATE" && v.contains("host") && v["host"].contains("sourcePath")) {
+      return invalid_parameter("Host volumes with a sourcePath are not supported on Fargate (volume '" +
+                               v.value("name", "") + "').");
+    }
   }
   return std::nullopt;
 }
@@ -90,7 +181,11 @@ Result<json> run_task(EcsContext& ctx, const protocol::Call& call) {
   if (count < 1 || count > 10) {
     return invalid_parameter("Count must be between 1 and 10.");
   }
-  const std::string launch_type = in.value("launchType", "EC2");
+  auto launch = choose_launch(in, **cluster, count);
+  if (!launch) {
+    return launch.error();
+  }
+  const std::string launch_type = launch->launch_type;
   if (auto error = check_run_task(in, *td, launch_type)) {
     return *error;
   }
@@ -122,6 +217,28 @@ Result<json> run_task(EcsContext& ctx, const protocol::Call& call) {
     t.cpu = overrides.value("cpu", td->doc.value("cpu", ""));
     t.memory = overrides.value("memory", td->doc.value("memory", ""));
     t.overrides = overrides;
+    t.volume_definitions = td->doc.value("volumes", json::array());
+    if (!launch->providers.empty()) {
+      t.capacity_provider_name = launch->providers[static_cast<std::size_t>(i)];
+      t.launch_type = "FARGATE";  // FARGATE_SPOT tasks report launch type FARGATE too
+    }
+    if (t.launch_type == "FARGATE") {
+      // LATEST is platform version 1.4.0, the one every current Fargate feature needs.
+      std::string pv = in.value("platformVersion", "LATEST");
+      t.platform_version = pv == "LATEST" ? "1.4.0" : pv;
+    }
+    if (t.network_mode == "awsvpc") {
+      const json& awsvpc = in["networkConfiguration"]["awsvpcConfiguration"];
+      t.network_configuration = in["networkConfiguration"];
+      state::TaskEni eni;
+      eni.attachment_id = ids::uuid4();
+      eni.eni_id = "eni-" + ids::hex32().substr(0, 17);
+      // One Docker network per cluster stands in for the VPC.
+      eni.network = "berth-" + scope.account + "-" + scope.region + "-" + (*cluster)->name;
+      eni.subnet = awsvpc["subnets"][0].get<std::string>();
+      eni.security_groups = awsvpc.value("securityGroups", json::array());
+      t.eni = eni;
+    }
     t.tags = in.value("tags", json::array());
     t.created_at = now;
     for (const auto& def_in : td->doc["containerDefinitions"]) {

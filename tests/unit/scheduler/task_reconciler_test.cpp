@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <berth/common/arn.hpp>
+#include <berth/common/base64.hpp>
 #include <berth/scheduler/task_reconciler.hpp>
 #include <berth/state/transitions.hpp>
 
@@ -43,7 +44,37 @@ class TaskReconcilerTest : public ::testing::Test {
     return t.id;
   }
 
+  // Adds a task whose containers are the given ECS container definitions; `edit` may adjust the task.
+  std::string add_task_json(const json& defs, const std::function<void(state::Task&)>& edit = {}) {
+    std::vector<std::pair<std::string, bool>> names;
+    for (const auto& d : defs) {
+      names.emplace_back(d["name"].get<std::string>(), d.value("essential", true));
+    }
+    auto id = add_task(names);
+    auto& t = task(id);
+    for (std::size_t i = 0; i < t.containers.size(); ++i) {
+      t.containers[i].definition = defs[i];
+      t.containers[i].image = defs[i].value("image", "busybox");
+    }
+    if (edit) {
+      edit(t);
+    }
+    return id;
+  }
+
   state::Task& task(const std::string& id) { return *store_.find_task(id); }
+  const state::Container& container(const std::string& id, const std::string& name) {
+    for (const auto& c : task(id).containers) {
+      if (c.name == name) {
+        return c;
+      }
+    }
+    throw std::runtime_error("no container " + name);
+  }
+  bool did(const std::string& action) const {
+    const auto& a = runtime_.actions();
+    return std::find(a.begin(), a.end(), action) != a.end();
+  }
 
   // Runs the fake engine until nothing is left to complete.
   void settle() {
@@ -273,6 +304,304 @@ TEST_F(TaskReconcilerTest, DrainWaitsForCreatesUnderWayThenRemovesEverything) {
   for (const auto& a : runtime_.actions()) {
     EXPECT_NE(a, "start c2");
   }
+}
+
+TEST_F(TaskReconcilerTest, SuccessDependencyStartsAppOnlyAfterInitExitsZero) {
+  reconciler_.start();
+  settle();
+  auto id = add_task_json(json::array(
+      {{{"name", "init"}, {"essential", false}},
+       {{"name", "app"}, {"dependsOn", {{{"containerName", "init"}, {"condition", "SUCCESS"}}}}}}));
+  reconciler_.reconcile(id);
+  settle();
+  // Both exist, only init runs.
+  EXPECT_TRUE(did("start c1"));
+  EXPECT_FALSE(did("start c2"));
+  EXPECT_EQ(task(id).last_status, TaskStatus::kActivating);
+  runtime_.exit("c1", 0);
+  settle();
+  EXPECT_TRUE(did("start c2"));
+  EXPECT_EQ(task(id).last_status, TaskStatus::kRunning);
+  EXPECT_EQ(container(id, "init").exit_code, 0);
+}
+
+TEST_F(TaskReconcilerTest, SuccessDependencyThatFailsStopsTheTask) {
+  reconciler_.start();
+  settle();
+  auto id = add_task_json(json::array(
+      {{{"name", "init"}, {"essential", false}},
+       {{"name", "app"}, {"dependsOn", {{{"containerName", "init"}, {"condition", "SUCCESS"}}}}}}));
+  reconciler_.reconcile(id);
+  settle();
+  runtime_.exit("c1", 2);
+  settle();
+  EXPECT_FALSE(did("start c2"));
+  EXPECT_EQ(task(id).last_status, TaskStatus::kStopped);
+  EXPECT_EQ(task(id).stop_code, "TaskFailedToStart");
+  EXPECT_NE(task(id).stopped_reason.find("condition SUCCESS"), std::string::npos) << task(id).stopped_reason;
+}
+
+TEST_F(TaskReconcilerTest, HealthyDependencyWaitsForTheHealthCheckAndTimesOut) {
+  reconciler_.start();
+  settle();
+  auto id = add_task_json(json::array(
+      {{{"name", "db"}, {"healthCheck", {{"command", {"CMD-SHELL", "true"}}}}, {"startTimeout", 20}},
+       {{"name", "app"}, {"dependsOn", {{{"containerName", "db"}, {"condition", "HEALTHY"}}}}}}));
+  reconciler_.reconcile(id);
+  settle();
+  EXPECT_TRUE(did("start c1"));
+  EXPECT_FALSE(did("start c2"));
+  clock_.advance_ms(19'000);
+  reconciler_.tick();
+  settle();
+  EXPECT_FALSE(did("start c2"));
+  EXPECT_EQ(task(id).desired_status, TaskStatus::kRunning);
+  clock_.advance_ms(1'000);
+  reconciler_.tick();
+  settle();
+  EXPECT_FALSE(did("start c2"));
+  EXPECT_EQ(task(id).desired_status, TaskStatus::kStopped);
+  EXPECT_NE(task(id).stopped_reason.find("startTimeout"), std::string::npos) << task(id).stopped_reason;
+}
+
+TEST_F(TaskReconcilerTest, HealthyDependencyStartsAppOnHealthyAndRollsUpTaskHealth) {
+  reconciler_.start();
+  settle();
+  auto id = add_task_json(json::array(
+      {{{"name", "db"}, {"healthCheck", {{"command", {"CMD-SHELL", "true"}}}}},
+       {{"name", "app"}, {"dependsOn", {{{"containerName", "db"}, {"condition", "HEALTHY"}}}}}}));
+  reconciler_.reconcile(id);
+  settle();
+  EXPECT_EQ(task_health_status(task(id)), "UNKNOWN");
+  runtime_.set_health("c1", "healthy");
+  settle();
+  EXPECT_TRUE(did("start c2"));
+  EXPECT_EQ(container(id, "db").health_status, "HEALTHY");
+  EXPECT_EQ(container(id, "app").health_status, "UNKNOWN");  // no check of its own
+  EXPECT_EQ(task_health_status(task(id)), "HEALTHY");
+  runtime_.set_health("c1", "unhealthy");
+  settle();
+  EXPECT_EQ(task_health_status(task(id)), "UNHEALTHY");
+  // A standalone task keeps running while unhealthy (only services replace unhealthy tasks).
+  EXPECT_EQ(task(id).desired_status, TaskStatus::kRunning);
+}
+
+TEST_F(TaskReconcilerTest, ShutdownRunsInReverseDependencyOrder) {
+  reconciler_.start();
+  settle();
+  auto id = add_task_json(json::array(
+      {{{"name", "db"}},
+       {{"name", "app"}, {"dependsOn", {{{"containerName", "db"}, {"condition", "START"}}}}}}));
+  reconciler_.reconcile(id);
+  settle();
+  ASSERT_EQ(task(id).last_status, TaskStatus::kRunning);
+  runtime_.clear_actions();
+  state::request_task_stop(task(id), "UserInitiated", "Task stopped by user", clock_.now_ms());
+  reconciler_.reconcile(id);
+  EXPECT_THAT(runtime_.actions(), ElementsAre("kill c2 SIGTERM"));
+  runtime_.exit("c2", 143);
+  settle();
+  EXPECT_THAT(runtime_.actions(), ElementsAre("kill c2 SIGTERM", "kill c1 SIGTERM"));
+  runtime_.exit("c1", 143);
+  settle();
+  EXPECT_EQ(task(id).last_status, TaskStatus::kStopped);
+}
+
+TEST_F(TaskReconcilerTest, AwsvpcTaskGetsPauseContainerOnClusterNetworkAndGivesItBack) {
+  ReconcilerOptions opts{"inst1", "127.0.0.1"};
+  opts.pause_rootfs_tar = [] { return std::optional<std::string>("tar-bytes"); };
+  TaskReconciler r(store_, runtime_, clock_, opts);
+  r.start();
+  settle();
+  runtime_.set_next_ip("172.30.0.7");
+  auto id = add_task_json(json::array({{{"name", "app"}}}), [](state::Task& t) {
+    t.network_mode = "awsvpc";
+    state::TaskEni eni;
+    eni.attachment_id = "att";
+    eni.network = "berth-net";
+    eni.subnet = "subnet-1";
+    t.eni = eni;
+  });
+  r.reconcile(id);
+  EXPECT_EQ(task(id).last_status, TaskStatus::kProvisioning);
+  settle();
+  EXPECT_THAT(runtime_.actions(),
+              ElementsAre("import_image berth/pause:" BERTH_VERSION, "ensure_network berth-net",
+                          "create ~internal~ecs~pause -> c1", "start c1", "ensure_image busybox", "create app -> c2",
+                          "start c2"));
+  EXPECT_EQ(task(id).eni->status, "ATTACHED");
+  EXPECT_EQ(task(id).eni->ip, "172.30.0.7");
+  EXPECT_EQ(task(id).last_status, TaskStatus::kRunning);
+  // The app joins the pause container's network namespace.
+  EXPECT_EQ(runtime_.created_specs()[1].network_mode, "container:c1");
+  EXPECT_EQ(runtime_.created_specs()[0].network_mode, "berth-net");
+  runtime_.clear_actions();
+  state::request_task_stop(task(id), "UserInitiated", "Task stopped by user", clock_.now_ms());
+  r.reconcile(id);
+  runtime_.exit("c2", 143);
+  settle();
+  EXPECT_THAT(runtime_.actions(), ElementsAre("kill c2 SIGTERM", "kill c1 SIGKILL"));
+  EXPECT_EQ(task(id).eni->status, "DELETED");
+  EXPECT_EQ(task(id).last_status, TaskStatus::kStopped);
+}
+
+TEST_F(TaskReconcilerTest, AwsvpcWithoutPauseImageFailsClearly) {
+  auto id = add_task_json(json::array({{{"name", "app"}}}), [](state::Task& t) {
+    t.network_mode = "awsvpc";
+    t.eni = state::TaskEni{};
+  });
+  reconciler_.reconcile(id);
+  settle();
+  EXPECT_EQ(task(id).last_status, TaskStatus::kStopped);
+  EXPECT_TRUE(task(id).stopped_reason.starts_with("ResourceInitializationError:")) << task(id).stopped_reason;
+}
+
+TEST_F(TaskReconcilerTest, FargatePoolHoldsTasksInProvisioningUntilThereIsRoom) {
+  ReconcilerOptions opts{"inst1", "127.0.0.1"};
+  opts.fargate_cpu_units = 512;
+  TaskReconciler r(store_, runtime_, clock_, opts);
+  r.start();
+  settle();
+  auto fargate = [](state::Task& t) {
+    t.launch_type = "FARGATE";
+    t.cpu = "256";
+    t.memory = "512";
+  };
+  auto a = add_task_json(json::array({{{"name", "a"}}}), fargate);
+  auto b = add_task_json(json::array({{{"name", "b"}}}), fargate);
+  auto c = add_task_json(json::array({{{"name", "c"}}}), fargate);
+  r.reconcile(a);
+  r.reconcile(b);
+  r.reconcile(c);
+  settle();
+  EXPECT_EQ(task(a).last_status, TaskStatus::kRunning);
+  EXPECT_EQ(task(b).last_status, TaskStatus::kRunning);
+  EXPECT_EQ(task(c).last_status, TaskStatus::kProvisioning);
+  r.tick();
+  settle();
+  EXPECT_EQ(task(c).last_status, TaskStatus::kProvisioning);
+  runtime_.exit("c1", 0);  // a's only container exits: a stops and frees its place
+  settle();
+  r.tick();
+  settle();
+  EXPECT_EQ(task(a).last_status, TaskStatus::kStopped);
+  EXPECT_EQ(task(c).last_status, TaskStatus::kRunning);
+}
+
+TEST_F(TaskReconcilerTest, TaskVolumesAreCreatedFirstAndRemovedWithTheTask) {
+  ReconcilerOptions opts{"inst1", "127.0.0.1"};
+  opts.container_cleanup_wait_ms = 60'000;
+  opts.task_retention_ms = 120'000;
+  TaskReconciler r(store_, runtime_, clock_, opts);
+  r.start();
+  settle();
+  auto id = add_task_json(
+      json::array({{{"name", "app"}, {"mountPoints", {{{"sourceVolume", "scratch"}, {"containerPath", "/s"}}}}}}),
+      [](state::Task& t) {
+        t.volume_definitions = json::array({{{"name", "scratch"}}, {{"name", "shared"},
+                                                                    {"dockerVolumeConfiguration",
+                                                                     {{"scope", "shared"}, {"autoprovision", true}}}}});
+      });
+  r.reconcile(id);
+  settle();
+  const std::string scratch = "ecs-web-1-scratch-" + id.substr(0, 12);
+  EXPECT_TRUE(runtime_.has_volume(scratch));
+  EXPECT_TRUE(runtime_.has_volume("shared"));
+  ASSERT_EQ(task(id).last_status, TaskStatus::kRunning);
+  runtime_.exit("c1", 0);
+  settle();
+  ASSERT_EQ(task(id).last_status, TaskStatus::kStopped);
+  clock_.advance_ms(59'999);
+  r.tick();
+  settle();
+  EXPECT_EQ(runtime_.live_containers(), 1u);
+  clock_.advance_ms(1);
+  r.tick();
+  settle();
+  EXPECT_EQ(runtime_.live_containers(), 0u);
+  EXPECT_FALSE(runtime_.has_volume(scratch));
+  EXPECT_TRUE(runtime_.has_volume("shared"));  // shared volumes outlive tasks
+  EXPECT_NE(store_.find_task(id), nullptr);     // still describable
+  clock_.advance_ms(60'000);
+  r.tick();
+  EXPECT_EQ(store_.find_task(id), nullptr);
+}
+
+TEST_F(TaskReconcilerTest, MissingSecretFailsTaskWithResourceInitializationError) {
+  ReconcilerOptions opts{"inst1", "127.0.0.1"};
+  opts.secret_lookup = [](const std::string& k) -> std::optional<std::string> {
+    if (k == "/prod/db-password") {
+      return "s3cr3t";
+    }
+    return std::nullopt;
+  };
+  TaskReconciler r(store_, runtime_, clock_, opts);
+  auto ok_id = add_task_json(json::array({{{"name", "app"},
+                                           {"environment", {{{"name", "A"}, {"value", "1"}}}},
+                                           {"secrets", {{{"name", "DB"},
+                                                         {"valueFrom",
+                                                          "arn:aws:ssm:us-east-1:000000000000:parameter/prod/db-password"}}}}}}));
+  r.reconcile(ok_id);
+  settle();
+  ASSERT_EQ(runtime_.created_specs().size(), 1u);
+  const auto& env = runtime_.created_specs()[0].env;
+  EXPECT_NE(std::find(env.begin(), env.end(), "DB=s3cr3t"), env.end());
+  auto bad_id = add_task_json(json::array({{{"name", "app"}, {"secrets", {{{"name", "X"}, {"valueFrom", "missing"}}}}}}));
+  r.reconcile(bad_id);
+  settle();
+  EXPECT_EQ(task(bad_id).last_status, TaskStatus::kStopped);
+  EXPECT_EQ(task(bad_id).stop_code, "TaskFailedToStart");
+  EXPECT_TRUE(task(bad_id).stopped_reason.starts_with("ResourceInitializationError: unable to pull secrets"))
+      << task(bad_id).stopped_reason;
+  EXPECT_EQ(task(bad_id).stopped_reason.find("s3cr3t"), std::string::npos);
+}
+
+TEST(TaskInputsTest, EnvironmentFilesAndSecretsManagerJsonKeys) {
+  ReconcilerOptions opts;
+  opts.s3_lookup = [](const std::string& bucket, const std::string& key) -> std::optional<std::string> {
+    if (bucket == "cfg" && key == "app.env") {
+      return "# comment\nA=1\n\nB=two words\nnot a pair\n";
+    }
+    return std::nullopt;
+  };
+  opts.secret_lookup = [](const std::string& k) -> std::optional<std::string> {
+    if (k == "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf") {
+      return R"({"user":"admin","password":"pw"})";
+    }
+    return std::nullopt;
+  };
+  state::Container c;
+  c.definition = {{"environmentFiles", {{{"value", "arn:aws:s3:::cfg/app.env"}, {"type", "s3"}}}},
+                  {"secrets",
+                   {{{"name", "PW"},
+                     {"valueFrom", "arn:aws:secretsmanager:us-east-1:000000000000:secret:db-AbCdEf:password::"}}}}};
+  auto env = resolve_extra_env(c, opts);
+  ASSERT_TRUE(env) << env.error().message;
+  EXPECT_THAT(*env, ElementsAre("A=1", "B=two words", "PW=pw"));
+  c.definition["environmentFiles"][0]["value"] = "arn:aws:s3:::cfg/missing.env";
+  EXPECT_FALSE(resolve_extra_env(c, opts));
+}
+
+TEST(TaskInputsTest, RepositoryCredentialsBecomeRegistryAuth) {
+  ReconcilerOptions opts;
+  opts.secret_lookup = [](const std::string& k) -> std::optional<std::string> {
+    if (k == "arn:aws:secretsmanager:us-east-1:000000000000:secret:reg") {
+      return R"({"username":"u","password":"p"})";
+    }
+    return std::nullopt;
+  };
+  state::Container c;
+  c.image = "registry.example.com:5000/team/app:1";
+  c.definition = {{"repositoryCredentials",
+                   {{"credentialsParameter", "arn:aws:secretsmanager:us-east-1:000000000000:secret:reg"}}}};
+  auto auth = resolve_registry_auth(c, opts);
+  ASSERT_TRUE(auth);
+  ASSERT_TRUE(auth->has_value());
+  auto decoded = base64_decode(**auth);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(json::parse(*decoded), json({{"username", "u"}, {"password", "p"}, {"serveraddress", "registry.example.com:5000"}}));
+  c.definition["repositoryCredentials"]["credentialsParameter"] = "nope";
+  EXPECT_FALSE(resolve_registry_auth(c, opts));
 }
 
 }  // namespace

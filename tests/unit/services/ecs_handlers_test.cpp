@@ -221,12 +221,77 @@ TEST_F(EcsHandlersTest, RunTaskErrors) {
   ok("CreateCluster", json::object());
   expect_error("RunTask", {{"taskDefinition", "nope"}}, "InvalidParameterException");
   expect_error("RunTask", {{"taskDefinition", "web"}, {"count", 11}}, "InvalidParameterException");
-  expect_error("RunTask", {{"taskDefinition", "web"}, {"launchType", "FARGATE"}}, "UnsupportedFeatureException");
+  expect_error("RunTask", {{"taskDefinition", "web"}, {"launchType", "FARGATE"}}, "InvalidParameterException",
+               "Task definition does not support launch_type FARGATE.");
+  expect_error("RunTask", {{"taskDefinition", "web"}, {"launchType", "EXTERNAL"}}, "UnsupportedFeatureException");
+  expect_error("RunTask",
+               {{"taskDefinition", "web"},
+                {"networkConfiguration", {{"awsvpcConfiguration", {{"subnets", {"subnet-1"}}}}}}},
+               "InvalidParameterException",
+               "Network Configuration is not valid for the given networkMode of this task definition.");
   expect_error("RunTask",
                {{"taskDefinition", "web"}, {"overrides", {{"containerOverrides", {{{"name", "ghost"}}}}}}},
                "InvalidParameterException");
   expect_error("RunTask", {{"taskDefinition", "web"}, {"launchType", "MOON"}}, "ValidationException");
   expect_error("RunTask", {{"taskDefinition", "web"}, {"count", "two"}}, "SerializationException");
+}
+
+TEST_F(EcsHandlersTest, FargateTasksNeedAwsvpcNetworkConfiguration) {
+  ok("CreateCluster", json::object());
+  ok("RegisterTaskDefinition", {{"family", "f"},
+                                {"networkMode", "awsvpc"},
+                                {"requiresCompatibilities", {"FARGATE"}},
+                                {"cpu", "256"},
+                                {"memory", "512"},
+                                {"containerDefinitions", {{{"name", "a"}, {"image", "i"}}}}});
+  expect_error("RunTask", {{"taskDefinition", "f"}, {"launchType", "FARGATE"}}, "InvalidParameterException",
+               "Network Configuration must be provided when networkMode 'awsvpc' is specified.");
+  auto r = ok("RunTask", {{"taskDefinition", "f"},
+                          {"launchType", "FARGATE"},
+                          {"networkConfiguration",
+                           {{"awsvpcConfiguration", {{"subnets", {"subnet-12345"}}, {"securityGroups", {"sg-1"}}}}}}});
+  const auto& t = r["tasks"][0];
+  EXPECT_EQ(t["launchType"], "FARGATE");
+  EXPECT_EQ(t["platformVersion"], "1.4.0");
+  EXPECT_EQ(t["cpu"], "256");
+  EXPECT_EQ(t["memory"], "512");
+  ASSERT_EQ(t["attachments"].size(), 1u);
+  EXPECT_EQ(t["attachments"][0]["type"], "ElasticNetworkInterface");
+  EXPECT_EQ(t["attachments"][0]["status"], "PRECREATED");
+  EXPECT_EQ(t["attachments"][0]["details"][0], json({{"name", "subnetId"}, {"value", "subnet-12345"}}));
+}
+
+TEST_F(EcsHandlersTest, CapacityProviderStrategyNeedsAssociatedProviders) {
+  ok("CreateCluster", json::object());
+  ok("RegisterTaskDefinition", {{"family", "f"},
+                                {"networkMode", "awsvpc"},
+                                {"requiresCompatibilities", {"FARGATE"}},
+                                {"cpu", "256"},
+                                {"memory", "512"},
+                                {"containerDefinitions", {{{"name", "a"}, {"image", "i"}}}}});
+  json net = {{"awsvpcConfiguration", {{"subnets", {"subnet-1"}}}}};
+  expect_error("RunTask",
+               {{"taskDefinition", "f"},
+                {"capacityProviderStrategy", {{{"capacityProvider", "FARGATE_SPOT"}, {"weight", 1}}}},
+                {"networkConfiguration", net}},
+               "InvalidParameterException");
+  ok("CreateCluster", {{"clusterName", "spot"}, {"capacityProviders", {"FARGATE", "FARGATE_SPOT"}}});
+  auto r = ok("RunTask", {{"cluster", "spot"},
+                          {"taskDefinition", "f"},
+                          {"count", 4},
+                          {"capacityProviderStrategy",
+                           {{{"capacityProvider", "FARGATE"}, {"base", 1}, {"weight", 1}},
+                            {{"capacityProvider", "FARGATE_SPOT"}, {"weight", 3}}}},
+                          {"networkConfiguration", net}});
+  std::map<std::string, int> per_provider;
+  for (const auto& t : r["tasks"]) {
+    EXPECT_EQ(t["launchType"], "FARGATE");
+    ++per_provider[t["capacityProviderName"].get<std::string>()];
+  }
+  // base 1 on FARGATE, the other 3 split 1:3 -> FARGATE 1 + ~0.75, FARGATE_SPOT ~2.25
+  EXPECT_EQ(per_provider["FARGATE"] + per_provider["FARGATE_SPOT"], 4);
+  EXPECT_GE(per_provider["FARGATE"], 1);
+  EXPECT_GE(per_provider["FARGATE_SPOT"], 2);
 }
 
 TEST_F(EcsHandlersTest, RunTaskAppliesContainerOverrides) {
