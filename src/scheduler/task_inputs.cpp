@@ -195,6 +195,17 @@ std::map<std::string, state::VolumeSource> plan_volumes(const state::Task& task,
   return out;
 }
 
+std::pair<std::string, std::string> awslogs_destination(const state::Task& task, const state::Container& container) {
+  const json& log = container.definition.value("logConfiguration", json::object());
+  if (log.value("logDriver", "") != "awslogs") {
+    return {};
+  }
+  const json& options = log.value("options", json::object());
+  const std::string group = options.value("awslogs-group", "");
+  const std::string prefix = options.value("awslogs-stream-prefix", "");
+  return {group, prefix.empty() ? task.id : prefix + "/" + container.name + "/" + task.id};
+}
+
 std::string task_health_status(const state::Task& task) {
   bool any_checked = false;
   bool all_healthy = true;

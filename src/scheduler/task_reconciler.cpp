@@ -701,7 +701,18 @@ void TaskReconciler::start_container(Task& task, Container& c) {
         ct->started_at = clock_.now_ms();
       }
       ct->network_bindings.clear();
+      if (t->network_mode == "host") {
+        // In host mode a container port is the host port, as ECS reports it.
+        for (const auto& pm : ct->definition.value("portMappings", json::array())) {
+          const int port = pm.value("containerPort", 0);
+          ct->network_bindings.push_back(
+              state::NetworkBinding{"0.0.0.0", port, pm.value("hostPort", port), pm.value("protocol", "tcp")});
+        }
+      }
       for (const auto& b : out.bindings) {
+        if (t->network_mode == "host") {
+          break;
+        }
         ct->network_bindings.push_back(state::NetworkBinding{b.host_ip.empty() ? "0.0.0.0" : b.host_ip,
                                                              b.container_port, b.host_port, b.protocol});
       }

@@ -75,6 +75,10 @@ Result<std::optional<std::string>> resolve_registry_auth(const state::Container&
 std::map<std::string, state::VolumeSource> plan_volumes(const state::Task& task, const json& task_definition_volumes,
                                                        const ReconcilerOptions& options);
 
+// Where ECS would send a container's awslogs output: {group, stream}; the stream is
+// <awslogs-stream-prefix>/<container name>/<task id> (just the task id without a prefix). Empty for other drivers.
+std::pair<std::string, std::string> awslogs_destination(const state::Task& task, const state::Container& container);
+
 // The task's health as ECS rolls it up from its essential containers that have health checks.
 std::string task_health_status(const state::Task& task);
 

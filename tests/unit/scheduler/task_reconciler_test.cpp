@@ -582,6 +582,21 @@ TEST(TaskInputsTest, EnvironmentFilesAndSecretsManagerJsonKeys) {
   EXPECT_FALSE(resolve_extra_env(c, opts));
 }
 
+TEST(TaskInputsTest, AwslogsStreamNamesAreWhatEcsComputes) {
+  state::Task t;
+  t.id = "0123456789abcdef0123456789abcdef";
+  state::Container c;
+  c.name = "web";
+  c.definition = {{"logConfiguration",
+                   {{"logDriver", "awslogs"},
+                    {"options", {{"awslogs-group", "/ecs/web"}, {"awslogs-stream-prefix", "ecs"}}}}}};
+  EXPECT_EQ(awslogs_destination(t, c), std::make_pair(std::string("/ecs/web"), "ecs/web/" + t.id));
+  c.definition["logConfiguration"]["options"].erase("awslogs-stream-prefix");
+  EXPECT_EQ(awslogs_destination(t, c).second, t.id);
+  c.definition["logConfiguration"]["logDriver"] = "json-file";
+  EXPECT_EQ(awslogs_destination(t, c).first, "");
+}
+
 TEST(TaskInputsTest, RepositoryCredentialsBecomeRegistryAuth) {
   ReconcilerOptions opts;
   opts.secret_lookup = [](const std::string& k) -> std::optional<std::string> {
