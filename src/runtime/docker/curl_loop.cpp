@@ -114,8 +114,6 @@ CurlLoop::CurlLoop(Config config) : config_(std::move(config)) {
   if (multi_ == nullptr) {
     throw std::runtime_error("curl_multi_init failed");
   }
-  curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                    static_cast<long>(std::max(1, config_.max_connections)));
   thread_ = std::thread([this] { run(); });
 }
 
@@ -210,7 +208,15 @@ void CurlLoop::send(HttpRequest request, std::function<void(HttpResponse)> done)
     t->headers = curl_slist_append(t->headers, h.c_str());
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  if (static_cast<int>(transfers_.size()) >= std::max(1, config_.max_connections)) {
+    waiting_.push_back(std::move(t));
+    return;
+  }
+  add(std::move(t));
+}
 
+void CurlLoop::add(std::unique_ptr<Transfer> t) {
+  CURL* e = t->easy;
   if (CURLMcode mc = curl_multi_add_handle(multi_, e); mc != CURLM_OK) {
     HttpResponse failed;
     failed.transport = Transport::kOther;
@@ -266,6 +272,12 @@ std::size_t CurlLoop::on_write(char* data, std::size_t size, std::size_t count, 
 }
 
 void CurlLoop::finish(CURL* easy, CURLcode code) {
+  // A slot is free: the oldest waiting transfer takes it before anything else happens.
+  if (!waiting_.empty() && static_cast<int>(transfers_.size()) <= std::max(1, config_.max_connections)) {
+    auto next = std::move(waiting_.front());
+    waiting_.pop_front();
+    add(std::move(next));
+  }
   auto it = transfers_.find(easy);
   if (it == transfers_.end()) {
     return;
@@ -370,6 +382,7 @@ void CurlLoop::teardown() {
     curl_multi_remove_handle(multi_, easy);
   }
   transfers_.clear();
+  waiting_.clear();
   timers_.clear();
   std::deque<std::function<void()>> dropped;
   {

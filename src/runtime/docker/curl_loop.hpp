@@ -105,8 +105,13 @@ class CurlLoop {
   std::once_flag joined_;
   std::thread thread_;
 
+  void add(std::unique_ptr<Transfer> t);
+
   // Loop thread only.
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers_;
+  // Transfers beyond max_connections wait here, not inside curl: curl leaves handles it parks for want of a
+  // connection until its next internal timeout (seconds), which serialised bursts of requests.
+  std::deque<std::unique_ptr<Transfer>> waiting_;
   std::multimap<SteadyTime, std::function<void()>> timers_;
 };
 
