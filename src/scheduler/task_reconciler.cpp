@@ -225,6 +225,7 @@ bool TaskReconciler::provision(Task& task) {
         spec.labels[kLabelInstance] = options_.instance_id;
         if (v->task_scoped) {
           spec.labels[kLabelTaskId] = task.id;
+          task_volumes_.insert(v->source);
         }
         runtime_.ensure_volume(spec, [this, id = task.id, remaining, first_error, name = name](runtime::Done d) {
           if (d.error && first_error->empty()) {
@@ -754,6 +755,9 @@ void TaskReconciler::remove_task_resources(const Task& task) {
     }
   }
   // Task-scoped volumes go after the containers that use them: the engine refuses to remove a volume in use.
+  for (const auto& v : volumes) {
+    task_volumes_.erase(v);
+  }
   auto remove_volumes = [this, volumes] {
     for (const auto& v : volumes) {
       runtime_.remove_volume(v, [v](runtime::Done d) {
@@ -880,6 +884,11 @@ void TaskReconciler::adopt_all() {
       if (task.eni && !task.eni->network.empty()) {
         networks_[task.eni->network] = true;
       }
+      for (const auto& [name, v] : task.volumes) {
+        if (v.task_scoped && !v.bind) {
+          task_volumes_.insert(v.source);
+        }
+      }
     }
   });
   if (!networks_.empty()) {
@@ -936,20 +945,25 @@ void TaskReconciler::resync() {
 
 void TaskReconciler::remove_all_containers(std::function<void()> done) {
   auto finish = [this, done = std::move(done)]() {
-    // Networks go last: the engine refuses to remove one that still has containers.
+    // Networks and task volumes go last: the engine refuses to remove them while a container uses them.
     auto nets = std::exchange(created_networks_, {});
+    auto volumes = std::exchange(task_volumes_, {});
     networks_.clear();
-    if (nets.empty()) {
+    if (nets.empty() && volumes.empty()) {
       done();
       return;
     }
-    auto remaining = std::make_shared<std::size_t>(nets.size());
+    auto remaining = std::make_shared<std::size_t>(nets.size() + volumes.size());
+    auto one_done = [remaining, done](runtime::Done) {
+      if (--*remaining == 0) {
+        done();
+      }
+    };
     for (const auto& n : nets) {
-      runtime_.remove_network(n, [remaining, done](runtime::Done) {
-        if (--*remaining == 0) {
-          done();
-        }
-      });
+      runtime_.remove_network(n, one_done);
+    }
+    for (const auto& v : volumes) {
+      runtime_.remove_volume(v, one_done);
     }
   };
   runtime_.list({{kLabelInstance, options_.instance_id}}, [this, finish = std::move(finish)](runtime::ListOutcome out) {

@@ -154,6 +154,7 @@ json to_json(const Task& t) {
             {"version", t.version},
             {"containers", containers},
             {"platformVersion", t.platform_version},
+            {"ephemeralStorageGiB", t.ephemeral_storage_gib},
             {"capacityProviderName", t.capacity_provider_name},
             {"networkConfiguration", t.network_configuration},
             {"volumesReady", t.volumes_ready},
@@ -205,6 +206,7 @@ Task task_from(const json& j) {
     t.containers.push_back(container_from(c));
   }
   t.platform_version = j.value("platformVersion", "");
+  t.ephemeral_storage_gib = j.value("ephemeralStorageGiB", 20);
   t.capacity_provider_name = j.value("capacityProviderName", "");
   t.network_configuration = j.value("networkConfiguration", json());
   t.volumes_ready = j.value("volumesReady", false);

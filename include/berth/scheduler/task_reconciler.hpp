@@ -153,6 +153,7 @@ class TaskReconciler {
   std::string pause_image_error_;
   std::map<std::string, bool> networks_;  // Docker networks: name -> ready (false while being created)
   std::set<std::string> created_networks_;
+  std::set<std::string> task_volumes_;  // task-scoped Docker volumes not yet removed (reset/shutdown remove them)
   int in_flight_ = 0;             // pulls, creates and starts issued and not yet completed
   std::function<void()> drain_done_;
 };

@@ -128,6 +128,7 @@ struct Task {
   std::string cpu;     // task-level, as ECS reports it (string), empty when not set
   std::string memory;  // task-level
   std::string platform_version;        // Fargate only
+  int ephemeral_storage_gib = 20;      // Fargate only: the task definition's (or override's), 20 GiB by default
   std::string capacity_provider_name;  // when started through a capacity provider
   json network_configuration;          // as given to RunTask (null when none)
   std::optional<TaskEni> eni;          // awsvpc tasks

@@ -163,7 +163,9 @@ json render_task(const state::Task& t, bool with_tags) {
       details.push_back({{"name", "privateIPv4Address"}, {"value", e.ip}});
       std::string dns = e.ip;
       std::replace(dns.begin(), dns.end(), '.', '-');
-      details.push_back({{"name", "privateDnsName"}, {"value", "ip-" + dns + ".ec2.internal"}});
+      // EC2's internal names: ip-a-b-c-d.ec2.internal in us-east-1, ip-a-b-c-d.<region>.compute.internal elsewhere.
+      const std::string domain = t.scope.region == "us-east-1" ? "ec2.internal" : t.scope.region + ".compute.internal";
+      details.push_back({{"name", "privateDnsName"}, {"value", "ip-" + dns + "." + domain}});
     }
     out["attachments"] = json::array(
         {{{"id", e.attachment_id}, {"type", "ElasticNetworkInterface"}, {"status", e.status}, {"details", details}}});
@@ -174,7 +176,7 @@ json render_task(const state::Task& t, bool with_tags) {
   if (!t.platform_version.empty()) {
     out["platformVersion"] = t.platform_version;
     out["platformFamily"] = "Linux";
-    out["ephemeralStorage"] = {{"sizeInGiB", 20}};
+    out["ephemeralStorage"] = {{"sizeInGiB", t.ephemeral_storage_gib}};
   }
   if (!t.capacity_provider_name.empty()) {
     out["capacityProviderName"] = t.capacity_provider_name;

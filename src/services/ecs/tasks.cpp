@@ -226,6 +226,8 @@ Result<json> run_task(EcsContext& ctx, const protocol::Call& call) {
       // LATEST is platform version 1.4.0, the one every current Fargate feature needs.
       std::string pv = in.value("platformVersion", "LATEST");
       t.platform_version = pv == "LATEST" ? "1.4.0" : pv;
+      t.ephemeral_storage_gib = overrides.value("ephemeralStorage", td->doc.value("ephemeralStorage", json::object()))
+                                    .value("sizeInGiB", 20);
     }
     if (t.network_mode == "awsvpc") {
       const json& awsvpc = in["networkConfiguration"]["awsvpcConfiguration"];

@@ -527,6 +527,28 @@ TEST_F(TaskReconcilerTest, TaskVolumesAreCreatedFirstAndRemovedWithTheTask) {
   EXPECT_EQ(store_.find_task(id), nullptr);
 }
 
+TEST_F(TaskReconcilerTest, ResetRemovesTaskVolumesAfterTheirContainers) {
+  auto id = add_task_json(json::array({{{"name", "app"}}}),
+                          [](state::Task& t) { t.volume_definitions = json::array({{{"name", "scratch"}}}); });
+  reconciler_.reconcile(id);
+  settle();
+  const std::string scratch = "ecs-web-1-scratch-" + id.substr(0, 12);
+  ASSERT_TRUE(runtime_.has_volume(scratch));
+  store_.clear();
+  reconciler_.forget_all();
+  bool done = false;
+  reconciler_.remove_all_containers([&] { done = true; });
+  settle();
+  EXPECT_TRUE(done);
+  EXPECT_EQ(runtime_.live_containers(), 0u);
+  EXPECT_FALSE(runtime_.has_volume(scratch));
+  const auto& a = runtime_.actions();
+  auto removed_container = std::find(a.begin(), a.end(), "remove c1");
+  auto removed_volume = std::find(a.begin(), a.end(), "remove_volume " + scratch);
+  ASSERT_NE(removed_volume, a.end());
+  EXPECT_LT(removed_container, removed_volume);
+}
+
 TEST_F(TaskReconcilerTest, MissingSecretFailsTaskWithResourceInitializationError) {
   ReconcilerOptions opts{"inst1", "127.0.0.1"};
   opts.secret_lookup = [](const std::string& k) -> std::optional<std::string> {
