@@ -3,6 +3,8 @@
 // recorded for every deployment of a service that uses the ECS deployment controller.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <ctime>
 
 #include "service_support.hpp"
 #include <berth/services/paging.hpp>
@@ -14,6 +16,38 @@ constexpr std::size_t kMaxDescribeArns = 20;
 
 AwsError deployment_not_found() {
   return AwsError::client("ServiceDeploymentNotFoundException", "Service deployment not found.");
+}
+
+// A timestamp member as epoch seconds. Clients send numbers; the validator also lets RFC 3339 strings through
+// (2024-05-01T12:00:00.5+02:00), which are converted here.
+double epoch_seconds_of(const json& v) {
+  if (v.is_number()) {
+    return v.get<double>();
+  }
+  const std::string s = v.get<std::string>();
+  std::tm tm{};
+  tm.tm_year = std::atoi(s.substr(0, 4).c_str()) - 1900;
+  tm.tm_mon = std::atoi(s.substr(5, 2).c_str()) - 1;
+  tm.tm_mday = std::atoi(s.substr(8, 2).c_str());
+  tm.tm_hour = std::atoi(s.substr(11, 2).c_str());
+  tm.tm_min = std::atoi(s.substr(14, 2).c_str());
+  tm.tm_sec = std::atoi(s.substr(17, 2).c_str());
+  double seconds = static_cast<double>(timegm(&tm));
+  std::size_t i = 19;
+  if (i < s.size() && s[i] == '.') {
+    std::size_t end = s.find_first_not_of("0123456789", i + 1);
+    end = end == std::string::npos ? s.size() : end;
+    seconds += std::atof(("0" + s.substr(i, end - i)).c_str());
+    i = end;
+  }
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    const std::string zone = s.substr(i + 1);
+    const int hours = std::atoi(zone.substr(0, 2).c_str());
+    const int minutes = std::atoi(zone.substr(zone.size() - 2).c_str());
+    const double offset = hours * 3600.0 + minutes * 60.0;
+    seconds += s[i] == '+' ? -offset : offset;
+  }
+  return seconds;
 }
 
 // The service a service deployment or revision belongs to, if it still exists under that ARN.
@@ -159,10 +193,10 @@ Result<json> list_service_deployments(EcsContext& ctx, const protocol::Call& cal
   std::optional<double> after;
   if (auto it = in.find("createdAt"); it != in.end()) {
     if (it->contains("before")) {
-      before = (*it)["before"].get<double>();
+      before = epoch_seconds_of((*it)["before"]);
     }
     if (it->contains("after")) {
-      after = (*it)["after"].get<double>();
+      after = epoch_seconds_of((*it)["after"]);
     }
   }
   // Newest first; the page token is a position in that order.

@@ -573,6 +573,18 @@ TEST_F(EcsServicesTest, ServiceDeploymentHistoryFollowsTheService) {
   EXPECT_EQ(ok("ListServiceDeployments", {{"cluster", "dev"}, {"service", "api"}, {"status", {"SUCCESSFUL"}}})
                 ["serviceDeployments"].size(),
             1u);
+  // createdAt bounds, as epoch seconds or as RFC 3339 (the clock started at 2023-11-14T22:13:20Z).
+  const double first_created = s["createdAt"];
+  auto in_window = [&](const json& window) {
+    return ok("ListServiceDeployments", {{"cluster", "dev"}, {"service", "api"}, {"createdAt", window}})
+        ["serviceDeployments"].size();
+  };
+  EXPECT_EQ(in_window({{"after", first_created}}), 1u);
+  EXPECT_EQ(in_window({{"after", first_created - 1}}), 2u);
+  EXPECT_EQ(in_window({{"before", first_created + 0.5}}), 1u);
+  EXPECT_EQ(in_window({{"before", "2023-11-14T22:13:20Z"}}), 0u);
+  EXPECT_EQ(in_window({{"before", "2023-11-14T23:13:20.5+01:00"}}), 1u);
+  EXPECT_EQ(in_window({{"after", "2023-11-14T22:00:00Z"}, {"before", "2024-01-01T00:00:00-0100"}}), 2u);
   auto paged = ok("ListServiceDeployments", {{"cluster", "dev"}, {"service", "api"}, {"maxResults", 1}});
   EXPECT_EQ(paged["serviceDeployments"].size(), 1u);
   EXPECT_TRUE(paged.contains("nextToken"));
