@@ -135,7 +135,9 @@ void TaskReconciler::reconcile_running(Task& task) {
     if (!c.op_in_flight && c.phase == ContainerPhase::kCreated) {
       start_container(task, c);
     }
-    all_running = all_running && c.last_status == ContainerStatus::kRunning;
+    // A non-essential container that has already exited (an init step) does not hold the task back.
+    const bool done_non_essential = !c.essential && c.last_status == ContainerStatus::kStopped;
+    all_running = all_running && (c.last_status == ContainerStatus::kRunning || done_non_essential);
   }
   if (all_running) {
     state::advance_task(task, TaskStatus::kRunning, now);

@@ -27,9 +27,11 @@ std::optional<std::string> service_name_of(const std::string& ref);
 // A task definition that a new service, deployment or task set may use: ACTIVE and known.
 Result<state::TaskDefinition*> usable_task_definition(state::RegionState& region, const std::string& ref);
 
-// Launch type / capacity provider strategy / platform version / network configuration of a service or task
-// set, checked against the cluster and the task definition as ECS checks them. `current` carries what is kept
-// when the request leaves a member out (UpdateService); for CreateService and CreateTaskSet it is empty.
+// Applies a request's launch type / capacity provider strategy / platform version / network configuration to
+// `spec` and checks the result against the cluster and the task definition as ECS does. With `creating`
+// (CreateService, CreateTaskSet) an absent launch type and strategy mean the cluster's default strategy, else
+// EC2; otherwise (UpdateService) what the request leaves out is kept, and an empty strategy goes back to a
+// launch type.
 struct PlacementInput {
   std::optional<std::string> launch_type;
   std::optional<json> capacity_provider_strategy;
