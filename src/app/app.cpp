@@ -220,6 +220,8 @@ struct App::Impl {
         return;
       }
       reconciler->tick();
+      // Service bookkeeping from the tasks just reconciled (DRAINING -> INACTIVE, finished deployments).
+      store.for_each_region([this](const Scope&, state::RegionState& r) { state::settle_services(r, clock.now_ms()); });
       if (!config.data_dir.empty() && clock.now_ms() - last_snapshot_at >= kSnapshotEveryMs) {
         save_snapshot();
       }

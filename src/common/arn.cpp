@@ -62,6 +62,18 @@ std::string service(const Scope& s, std::string_view cluster_name, std::string_v
 std::string container_instance(const Scope& s, std::string_view cluster_name, std::string_view id) {
   return make_arn("ecs", s, join({"container-instance", cluster_name, id}));
 }
+std::string task_set(const Scope& s, std::string_view cluster_name, std::string_view service_name,
+                     std::string_view task_set_id) {
+  return make_arn("ecs", s, join({"task-set", cluster_name, service_name, task_set_id}));
+}
+std::string service_deployment(const Scope& s, std::string_view cluster_name, std::string_view service_name,
+                               std::string_view id) {
+  return make_arn("ecs", s, join({"service-deployment", cluster_name, service_name, id}));
+}
+std::string service_revision(const Scope& s, std::string_view cluster_name, std::string_view service_name,
+                             std::string_view id) {
+  return make_arn("ecs", s, join({"service-revision", cluster_name, service_name, id}));
+}
 }  // namespace ecs_arn
 
 std::optional<std::string> resource_name_from(std::string_view name_or_arn, std::string_view service,

@@ -44,4 +44,14 @@ std::string digits(int n) {
   return out;
 }
 
+std::string url_safe(int n) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+  std::string out(static_cast<std::size_t>(n), 'A');
+  std::uniform_int_distribution<int> dist(0, 63);
+  for (auto& c : out) {
+    c = kAlphabet[dist(rng())];
+  }
+  return out;
+}
+
 }  // namespace berth::ids

@@ -291,11 +291,26 @@ json snapshot(Store& store) {
     for (const auto& [id, t] : r.tasks) {
       tasks.push_back(to_json(t));
     }
+    json services = json::array();
+    for (const auto& [key, svc] : r.services) {
+      services.push_back(to_json(svc));
+    }
+    json service_deployments = json::array();
+    for (const auto& [arn, d] : r.service_deployments) {
+      service_deployments.push_back(to_json(d));
+    }
+    json service_revisions = json::array();
+    for (const auto& [arn, rev] : r.service_revisions) {
+      service_revisions.push_back(to_json(rev));
+    }
     regions.push_back({{"account", scope.account},
                        {"region", scope.region},
                        {"clusters", clusters},
                        {"taskDefinitions", defs},
-                       {"tasks", tasks}});
+                       {"tasks", tasks},
+                       {"services", services},
+                       {"serviceDeployments", service_deployments},
+                       {"serviceRevisions", service_revisions}});
   });
   return {{"format", kFormat}, {"regions", regions}};
 }
@@ -325,6 +340,19 @@ Result<Unit> restore(Store& store, const json& snap) {
         auto t = task_from(tj);
         fresh.index_task(t);
         region.tasks.emplace(t.id, std::move(t));
+      }
+      // Snapshots written before services existed have none of these.
+      for (const auto& sj : r.value("services", json::array())) {
+        auto svc = service_from_json(sj);
+        region.services.emplace(service_key(svc.cluster_name, svc.name), std::move(svc));
+      }
+      for (const auto& dj : r.value("serviceDeployments", json::array())) {
+        auto d = service_deployment_from_json(dj);
+        region.service_deployments.emplace(d.arn, std::move(d));
+      }
+      for (const auto& rj : r.value("serviceRevisions", json::array())) {
+        auto rev = service_revision_from_json(rj);
+        region.service_revisions.emplace(rev.arn, std::move(rev));
       }
     }
   } catch (const std::exception& e) {

@@ -70,8 +70,8 @@ class ErrorsTest(BerthTestCase):
              "SerializationException", None),
             ("invalid UTF-8", ("CreateCluster", b'{"clusterName": "\xff\xfe\xfd"}'), 400,
              "SerializationException", None),
-            ("unimplemented operation", ("CreateService", {"serviceName": "s", "taskDefinition": "x"}), 400,
-             "UnsupportedFeatureException", "CreateService"),
+            ("unimplemented operation", ("SubmitTaskStateChange", {}), 400,
+             "UnsupportedFeatureException", "SubmitTaskStateChange"),
             ("unknown task definition", ("DescribeTaskDefinition", {"taskDefinition": "nope:7"}), 400,
              "ClientException", "Unable to describe task definition."),
             ("unknown cluster", ("ListTasks", {"cluster": "nope"}), 400, "ClusterNotFoundException",
@@ -83,8 +83,8 @@ class ErrorsTest(BerthTestCase):
 
     def test_unsupported_operation_names_itself(self):
         # Valid input, so the model validation that runs first has nothing to say.
-        for op, body in (("CreateService", {"serviceName": "s", "taskDefinition": "x"}),
-                         ("ListServices", {}), ("ListContainerInstances", {"cluster": "default"})):
+        for op, body in (("SubmitAttachmentStateChanges", {"attachments": []}),
+                         ("SubmitTaskStateChange", {}), ("ListContainerInstances", {"cluster": "default"})):
             with self.subTest(op):
                 answer = self.assert_aws_error(self.raw(op, body), 400, "UnsupportedFeatureException")
                 self.assertEqual(answer["message"], f"The {op} operation is not supported by berth yet.")

@@ -32,6 +32,13 @@ std::string container(const Scope& s, std::string_view cluster_name, std::string
                       std::string_view container_id);
 std::string service(const Scope& s, std::string_view cluster_name, std::string_view name);
 std::string container_instance(const Scope& s, std::string_view cluster_name, std::string_view id);
+// task_set_id is the whole "ecs-svc/<digits>" id: the ARN ends in ".../<service>/ecs-svc/<digits>".
+std::string task_set(const Scope& s, std::string_view cluster_name, std::string_view service_name,
+                     std::string_view task_set_id);
+std::string service_deployment(const Scope& s, std::string_view cluster_name, std::string_view service_name,
+                               std::string_view id);
+std::string service_revision(const Scope& s, std::string_view cluster_name, std::string_view service_name,
+                             std::string_view id);
 }  // namespace ecs_arn
 
 // Accepts a bare name/id or a full ARN whose resource is `<kind>/<...>/<last>`; returns the last path segment.

@@ -7,6 +7,7 @@
 
 #include <berth/common/arn.hpp>
 #include <berth/state/model.hpp>
+#include <berth/state/services.hpp>
 
 namespace berth::state {
 
@@ -15,6 +16,9 @@ struct RegionState {
   std::map<std::string, Cluster, std::less<>> clusters;                           // by name
   std::map<std::string, std::vector<TaskDefinition>, std::less<>> task_definitions;  // family -> revisions (rev-1)
   std::map<std::string, Task, std::less<>> tasks;                                  // by task id
+  std::map<std::string, Service, std::less<>> services;                            // by service_key()
+  std::map<std::string, ServiceDeployment, std::less<>> service_deployments;       // by ARN
+  std::map<std::string, ServiceRevision, std::less<>> service_revisions;           // by ARN
 };
 
 // The in-memory model of every account and region. No I/O and no locks: it belongs to the control strand.

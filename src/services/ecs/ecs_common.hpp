@@ -1,6 +1,7 @@
 #pragma once
 // Private to the ECS handlers: reference resolution and rendering shared by several operations.
 #include <string>
+#include <string_view>
 
 #include <berth/common/json.hpp>
 #include <berth/common/result.hpp>
@@ -40,5 +41,11 @@ json render_task_definition(const state::TaskDefinition& td);
 void register_cluster_handlers(protocol::HandlerTable& table, EcsContext& ctx);
 void register_task_definition_handlers(protocol::HandlerTable& table, EcsContext& ctx);
 void register_task_handlers(protocol::HandlerTable& table, EcsContext& ctx);
+// Services, service deployments and revisions, task sets.
+void register_service_handlers(protocol::HandlerTable& table, EcsContext& ctx);
+
+// ACTIVE services in a cluster: the cluster's activeServicesCount, and what DeleteCluster refuses to delete
+// (ClusterContainsServicesException).
+int active_services_count(const state::RegionState& region, std::string_view cluster);
 
 }  // namespace berth::services::ecs

@@ -6,6 +6,7 @@ void register_ecs_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
   ecs::register_cluster_handlers(table, ctx);
   ecs::register_task_definition_handlers(table, ctx);
   ecs::register_task_handlers(table, ctx);
+  ecs::register_service_handlers(table, ctx);
 }
 
 }  // namespace berth::services

@@ -172,6 +172,23 @@ TEST_F(TaskReconcilerTest, NonEssentialExitKeepsTaskRunning) {
   EXPECT_EQ(task(id).containers[1].exit_code, 0);
 }
 
+TEST_F(TaskReconcilerTest, NonEssentialExitingBeforeTheTaskRunsDoesNotHoldItInActivating) {
+  reconciler_.start();
+  settle();
+  auto id = add_task({{"app", true}, {"init", false}});
+  reconciler_.reconcile(id);
+  runtime_.run_pending();  // pull
+  runtime_.run_pending();  // create both
+  ASSERT_EQ(runtime_.actions().back(), "start c2");
+  // The quick non-essential container is done before the start replies arrive.
+  runtime_.exit("c2", 0, /*overtake=*/true);
+  settle();
+  EXPECT_EQ(task(id).containers[0].last_status, ContainerStatus::kRunning);
+  EXPECT_EQ(task(id).containers[1].last_status, ContainerStatus::kStopped);
+  EXPECT_EQ(task(id).last_status, TaskStatus::kRunning);
+  EXPECT_TRUE(task(id).started_at.has_value());
+}
+
 TEST_F(TaskReconcilerTest, StopSendsSigtermThenSigkillAfterStopTimeout) {
   reconciler_.start();
   auto id = add_task({{"app", true}}, /*stop_timeout=*/10);

@@ -340,8 +340,8 @@ TEST_F(EcsHandlersTest, DescribeListAndStopTasks) {
 }
 
 TEST_F(EcsHandlersTest, UnimplementedOperationSaysSo) {
-  expect_error("CreateService", {{"serviceName", "s"}, {"desiredCount", 1}}, "UnsupportedFeatureException",
-               "The CreateService operation is not supported by berth yet.");
+  expect_error("SubmitAttachmentStateChanges", {{"attachments", json::array()}}, "UnsupportedFeatureException",
+               "The SubmitAttachmentStateChanges operation is not supported by berth yet.");
 }
 
 TEST_F(EcsHandlersTest, UnknownOperationAndTarget) {

@@ -82,5 +82,86 @@ TEST(SnapshotTest, BadSnapshotLeavesStoreUntouched) {
   }
 }
 
+ServiceSpec service_spec() {
+  ServiceSpec s;
+  s.task_definition_arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web:1";
+  s.launch_type = "EC2";
+  return s;
+}
+
+TEST(ServiceSnapshotTest, ServicesDeploymentsAndRevisionsSurviveARestart) {
+  Store store;
+  Scope scope{"123456789012", "eu-west-1"};
+  auto& r = store.region(scope);
+  Service s;
+  s.name = "web";
+  s.arn = "arn:aws:ecs:eu-west-1:123456789012:service/dev/web";
+  s.cluster_name = "dev";
+  s.cluster_arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/dev";
+  s.desired_count = 3;
+  s.spec = service_spec();
+  s.spec.network_configuration = {{"awsvpcConfiguration", {{"subnets", {"s-1"}}, {"assignPublicIp", "DISABLED"}}}};
+  s.deployment_configuration = {{"maximumPercent", 200}};
+  s.tags = json::array({{{"key", "k"}, {"value", "v"}}});
+  s.created_at = 42;
+  Deployment d;
+  d.id = "ecs-svc/1";
+  d.spec = s.spec;
+  d.desired_count = 3;
+  d.created_at = 42;
+  d.updated_at = 43;
+  s.deployments.push_back(d);
+  TaskSet ts;
+  ts.id = "ecs-svc/2";
+  ts.arn = "arn:task-set";
+  ts.scale_value = 12.5;
+  ts.created_at = 1;
+  ts.updated_at = 2;
+  s.task_sets.push_back(ts);
+  post_service_event(s, "(service web) has reached a steady state.", 44);
+  r.services.emplace(service_key("dev", "web"), s);
+  ServiceDeployment sd;
+  sd.arn = "arn:sd";
+  sd.service_arn = s.arn;
+  sd.cluster_arn = s.cluster_arn;
+  sd.status = "SUCCESSFUL";
+  sd.source_revision_arns = {"arn:rev0"};
+  sd.target_revision_arn = "arn:rev1";
+  sd.created_at = 10;
+  sd.finished_at = 20;
+  r.service_deployments.emplace(sd.arn, sd);
+  ServiceRevision rev;
+  rev.arn = "arn:rev1";
+  rev.service_arn = s.arn;
+  rev.cluster_arn = s.cluster_arn;
+  rev.spec = s.spec;
+  rev.created_at = 10;
+  r.service_revisions.emplace(rev.arn, rev);
+
+  const json snap = snapshot(store);
+  Store back;
+  ASSERT_TRUE(restore(back, snap));
+  EXPECT_EQ(snapshot(back), snap);
+  const auto& br = back.region(scope);
+  const Service& bs = br.services.at("dev/web");
+  EXPECT_EQ(bs.spec, s.spec);
+  EXPECT_EQ(bs.deployments.at(0).updated_at, 43);
+  EXPECT_EQ(bs.task_sets.at(0).scale_value, 12.5);
+  EXPECT_EQ(bs.events.at(0).message, "(service web) has reached a steady state.");
+  EXPECT_EQ(br.service_deployments.at("arn:sd").finished_at, 20);
+  EXPECT_FALSE(br.service_deployments.at("arn:sd").stopped_at.has_value());
+  EXPECT_EQ(br.service_revisions.at("arn:rev1").spec, s.spec);
+}
+
+TEST(ServiceSnapshotTest, SnapshotsWithoutServicesStillRestore) {
+  json old = {{"format", 1},
+              {"regions",
+               {{{"account", "1"}, {"region", "r"}, {"clusters", json::array()}, {"taskDefinitions", json::array()},
+                 {"tasks", json::array()}}}}};
+  Store back;
+  ASSERT_TRUE(restore(back, old));
+  EXPECT_TRUE(back.region(Scope{"1", "r"}).services.empty());
+}
+
 }  // namespace
 }  // namespace berth::state
