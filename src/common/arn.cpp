@@ -62,7 +62,14 @@ std::string service(const Scope& s, std::string_view cluster_name, std::string_v
 std::string container_instance(const Scope& s, std::string_view cluster_name, std::string_view id) {
   return make_arn("ecs", s, join({"container-instance", cluster_name, id}));
 }
+std::string capacity_provider(const Scope& s, std::string_view name) {
+  return make_arn("ecs", s, join({"capacity-provider", name}));
+}
 }  // namespace ecs_arn
+
+namespace iam_arn {
+std::string root(std::string_view account) { return make_arn("iam", Scope{std::string(account), ""}, "root"); }
+}  // namespace iam_arn
 
 std::optional<std::string> resource_name_from(std::string_view name_or_arn, std::string_view service,
                                               std::string_view kind) {

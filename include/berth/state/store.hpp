@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <berth/common/arn.hpp>
+#include <berth/state/clusters.hpp>
 #include <berth/state/model.hpp>
 
 namespace berth::state {
@@ -15,6 +16,8 @@ struct RegionState {
   std::map<std::string, Cluster, std::less<>> clusters;                           // by name
   std::map<std::string, std::vector<TaskDefinition>, std::less<>> task_definitions;  // family -> revisions (rev-1)
   std::map<std::string, Task, std::less<>> tasks;                                  // by task id
+  std::map<std::string, CapacityProvider, std::less<>> capacity_providers;          // by name
+  AccountSettings account_settings;
 };
 
 // The in-memory model of every account and region. No I/O and no locks: it belongs to the control strand.
