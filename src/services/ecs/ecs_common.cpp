@@ -92,4 +92,23 @@ state::Task* find_task(state::RegionState& region, const state::Cluster& cluster
   return &it->second;
 }
 
+// The four facts below belong to services and container instances, which this branch does not have yet. They
+// answer "none" so that every caller is already written against them; the merge replaces their bodies.
+int cluster_service_count(const state::RegionState& /*region*/, std::string_view /*cluster*/,
+                          std::string_view /*status*/, std::string_view /*launch_type*/) {
+  return 0;
+}
+
+bool cluster_has_active_services(const state::RegionState& region, std::string_view cluster) {
+  return cluster_service_count(region, cluster, "ACTIVE") + cluster_service_count(region, cluster, "DRAINING") > 0;
+}
+
+int cluster_container_instance_count(const state::RegionState& /*region*/, std::string_view /*cluster*/) { return 0; }
+
+bool capacity_provider_in_use(const state::RegionState& /*region*/, std::string_view /*cluster*/,
+                              std::string_view /*provider*/) {
+  // Tasks do not record a capacity provider yet (RunTask refuses strategies) and services are not merged.
+  return false;
+}
+
 }  // namespace berth::services::ecs
