@@ -5,8 +5,10 @@ the output shape of the botocore model (no member the model does not know, every
 then value by value against what ECS answers. Each resource type also gets its bad-input cases.
 """
 
+import copy
 import datetime
 import os
+import random
 import shutil
 import tempfile
 
@@ -609,6 +611,127 @@ class EcsClustersTest(BerthTestCase):
         self.raw_ok("ListAccountSettings", {"effectiveSettings": True, "maxResults": 10})
         self.raw_ok("DeleteAccountSetting", {"name": "awsvpcTrunking"})
         self.raw_ok("DeleteCluster", {"cluster": "raw"})
+
+    # ---- fuzz
+
+    FUZZ_SEEDS = [
+        ("CreateCluster", {"clusterName": "fz", "tags": [{"key": "k", "value": "v"}],
+                           "settings": [{"name": "containerInsights", "value": "enabled"}],
+                           "configuration": {"executeCommandConfiguration": {"logging": "OVERRIDE",
+                                                                             "logConfiguration": {}}},
+                           "capacityProviders": ["FARGATE", "fz-cp"], "serviceConnectDefaults": {"namespace": "n"},
+                           "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1,
+                                                                "base": 1}]}),
+        ("UpdateCluster", {"cluster": "fz", "settings": [{"name": "containerInsights", "value": "enhanced"}],
+                           "configuration": {"managedStorageConfiguration": {"kmsKeyId": "k"}},
+                           "serviceConnectDefaults": {"namespace": ""}}),
+        ("UpdateClusterSettings", {"cluster": "fz", "settings": [{"name": "containerInsights", "value": "enabled"}]}),
+        ("PutClusterCapacityProviders", {"cluster": "fz", "capacityProviders": ["FARGATE", "FARGATE_SPOT"],
+                                         "defaultCapacityProviderStrategy": [
+                                             {"capacityProvider": "FARGATE_SPOT", "weight": 2, "base": 0}]}),
+        ("DescribeClusters", {"clusters": ["fz"], "include": ["STATISTICS", "TAGS"]}),
+        ("DeleteCluster", {"cluster": "fz"}),
+        ("CreateCapacityProvider", {"name": "fz-cp", "autoScalingGroupProvider": {
+            "autoScalingGroupArn": "g", "managedScaling": {"status": "ENABLED", "targetCapacity": 50},
+            "managedDraining": "ENABLED"}, "tags": [{"key": "k", "value": "v"}]}),
+        ("CreateCapacityProvider", {"name": "fz-mi", "cluster": "fz", "managedInstancesProvider": {
+            "infrastructureRoleArn": "r", "instanceLaunchTemplate": {
+                "ec2InstanceProfileArn": "p", "networkConfiguration": {"subnets": ["s"]}}}}),
+        ("UpdateCapacityProvider", {"name": "fz-cp", "autoScalingGroupProvider": {
+            "managedScaling": {"minimumScalingStepSize": 2}, "managedTerminationProtection": "ENABLED"}}),
+        ("UpdateCapacityProvider", {"name": "fz-mi", "cluster": "fz", "managedInstancesProvider": {
+            "infrastructureRoleArn": "r2", "instanceLaunchTemplate": {"monitoring": "DETAILED"}}}),
+        ("DescribeCapacityProviders", {"capacityProviders": ["fz-cp", "FARGATE"], "include": ["TAGS"],
+                                       "maxResults": 5, "cluster": "fz"}),
+        ("DeleteCapacityProvider", {"capacityProvider": "fz-cp", "cluster": "fz"}),
+        ("PutAccountSetting", {"name": "awsvpcTrunking", "value": "enabled",
+                               "principalArn": f"arn:aws:iam::{ACCOUNT}:user/u"}),
+        ("PutAccountSettingDefault", {"name": "containerInsights", "value": "enhanced"}),
+        ("ListAccountSettings", {"name": "containerInsights", "value": "enhanced", "effectiveSettings": True,
+                                 "maxResults": 3, "principalArn": f"arn:aws:iam::{ACCOUNT}:root"}),
+        ("DeleteAccountSetting", {"name": "awsvpcTrunking", "principalArn": f"arn:aws:iam::{ACCOUNT}:user/u"}),
+        ("TagResource", {"resourceArn": f"{ARN}cluster/fz", "tags": [{"key": "a", "value": "b"}]}),
+        ("UntagResource", {"resourceArn": f"{ARN}capacity-provider/fz-cp", "tagKeys": ["a"]}),
+        ("ListTagsForResource", {"resourceArn": f"{ARN}cluster/fz"}),
+    ]
+    JUNK = [None, True, 0, -1, 2 ** 31, 10 ** 40, 0.5, "", "x" * 3000, "\u0000", "aws:x", "FARGATE",
+            f"{ARN}cluster/fz", f"{ARN}capacity-provider/fz-cp", [], {}, [None], [1, "a"], {"name": None},
+            [{"capacityProvider": "FARGATE"}], [{"key": None}]]
+
+    def test_fuzz_group(self):
+        """Random damage to valid requests of the group: never a 5xx, never a dead berth."""
+        seed = int(os.environ.get("BERTH_FUZZ_SEED", "20261122"))
+        rng = random.Random(seed)
+        statuses = {}
+        for i in range(400):
+            op, body = rng.choice(self.FUZZ_SEEDS)
+            body = copy.deepcopy(body)
+            for _ in range(rng.randint(1, 3)):
+                holders = [h for h in self.containers(body) if h]
+                if not holders:
+                    break
+                holder = rng.choice(holders)
+                key = rng.choice(list(holder.keys()) if isinstance(holder, dict) else range(len(holder)))
+                if rng.random() < 0.25 and isinstance(holder, dict):
+                    del holder[key]
+                else:
+                    holder[key] = copy.deepcopy(rng.choice(self.JUNK))
+            status, _, answer = self.raw(op, body)
+            statuses[status] = statuses.get(status, 0) + 1
+            where = f"request {i} (seed {seed}): {op} {body!r:.400} -> {status} {answer!r:.300}"
+            self.assertTrue(status == 200 or 400 <= status < 500, where)
+            self.assertIsInstance(answer, dict, where)
+            if status == 200:
+                self.assertEqual(shape_problems(answer, _MODEL.operation_model(op).output_shape) if
+                                 _MODEL.operation_model(op).output_shape else [], [], where)
+            else:
+                self.assertTrue(answer.get("__type"), where)
+        self.assertTrue(self.berth.alive(), "berth died during the fuzz loop")
+        self.assertIn(200, statuses, statuses)
+        self.assertTrue(any(400 <= s < 500 for s in statuses), statuses)
+
+    def test_every_member_missing_null_or_empty(self):
+        """Each member of each seed request, one at a time, removed, null, or an empty object or list."""
+        sent = 0
+        for op, seed_body in self.FUZZ_SEEDS:
+            for path in self.paths(seed_body):
+                for change in ("delete", None, {}, []):
+                    body = copy.deepcopy(seed_body)
+                    holder = body
+                    for step in path[:-1]:
+                        holder = holder[step]
+                    if change == "delete":
+                        if not isinstance(holder, dict):
+                            continue
+                        del holder[path[-1]]
+                    else:
+                        holder[path[-1]] = copy.deepcopy(change)
+                    status, _, answer = self.raw(op, body)
+                    sent += 1
+                    where = f"{op} {body!r:.400} -> {status} {answer!r:.300}"
+                    self.assertTrue(status == 200 or 400 <= status < 500, where)
+                    self.assertTrue(status == 200 or answer.get("__type"), where)
+        self.assertGreater(sent, 300)
+        self.assertTrue(self.berth.alive(), "berth died")
+
+    @staticmethod
+    def paths(value, prefix=()):
+        """The path of every member and list entry inside value."""
+        found = []
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+        for key, child in items:
+            found.append(prefix + (key,))
+            found += EcsClustersTest.paths(child, prefix + (key,))
+        return found
+
+    @staticmethod
+    def containers(value):
+        found = [value]
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+        for child in children:
+            if isinstance(child, (dict, list)):
+                found += EcsClustersTest.containers(child)
+        return found
 
     # ---- persistence
 

@@ -27,6 +27,9 @@ bool has_active_tasks(const state::RegionState& region, const std::string& clust
 // Cluster settings: today only containerInsights, whose values the model leaves open.
 std::optional<AwsError> check_settings(const json& settings) {
   for (const auto& s : settings) {
+    if (!s.contains("name") || !s.contains("value")) {
+      return invalid_parameter("A cluster setting needs both a name and a value.");
+    }
     const std::string value = s.value("value", "");
     if (value != "enabled" && value != "disabled" && value != "enhanced") {
       return invalid_parameter("The value '" + value + "' is not valid for the cluster setting " +
@@ -39,7 +42,8 @@ std::optional<AwsError> check_settings(const json& settings) {
 // `settings` merged into `base` by name (a later setting of a name replaces an earlier one).
 json merge_settings(json base, const json& settings) {
   for (const auto& s : settings) {
-    auto it = std::find_if(base.begin(), base.end(), [&](const json& b) { return b["name"] == s["name"]; });
+    auto it = std::find_if(base.begin(), base.end(),
+                           [&](const json& b) { return b.value("name", "") == s.value("name", ""); });
     if (it != base.end()) {
       *it = s;
     } else {
@@ -114,7 +118,7 @@ Result<json> create_cluster(EcsContext& ctx, const protocol::Call& call) {
   }
   json service_connect;
   if (in.contains("serviceConnectDefaults") && !in["serviceConnectDefaults"].value("namespace", "").empty()) {
-    service_connect = {{"namespace", in["serviceConnectDefaults"]["namespace"]}};
+    service_connect = {{"namespace", in["serviceConnectDefaults"].value("namespace", "")}};
   }
 
   auto [it, inserted] = region.clusters.try_emplace(name);
@@ -313,15 +317,21 @@ Result<json> delete_cluster(EcsContext& ctx, const protocol::Call& call) {
 }  // namespace
 
 void register_cluster_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
-  table.add("ecs", "CreateCluster", [&ctx](const protocol::Call& c) { return create_cluster(ctx, c); });
-  table.add("ecs", "DescribeClusters", [&ctx](const protocol::Call& c) { return describe_clusters(ctx, c); });
-  table.add("ecs", "ListClusters", [&ctx](const protocol::Call& c) { return list_clusters(ctx, c); });
-  table.add("ecs", "UpdateCluster", [&ctx](const protocol::Call& c) { return update_cluster(ctx, c); });
+  table.add("ecs", "CreateCluster",
+            [&ctx](const protocol::Call& c) { return create_cluster(ctx, without_nulls(c)); });
+  table.add("ecs", "DescribeClusters",
+            [&ctx](const protocol::Call& c) { return describe_clusters(ctx, without_nulls(c)); });
+  table.add("ecs", "ListClusters",
+            [&ctx](const protocol::Call& c) { return list_clusters(ctx, without_nulls(c)); });
+  table.add("ecs", "UpdateCluster",
+            [&ctx](const protocol::Call& c) { return update_cluster(ctx, without_nulls(c)); });
   table.add("ecs", "UpdateClusterSettings",
-            [&ctx](const protocol::Call& c) { return update_cluster_settings(ctx, c); });
-  table.add("ecs", "PutClusterCapacityProviders",
-            [&ctx](const protocol::Call& c) { return put_cluster_capacity_providers(ctx, c); });
-  table.add("ecs", "DeleteCluster", [&ctx](const protocol::Call& c) { return delete_cluster(ctx, c); });
+            [&ctx](const protocol::Call& c) { return update_cluster_settings(ctx, without_nulls(c)); });
+  table.add("ecs", "PutClusterCapacityProviders", [&ctx](const protocol::Call& c) {
+    return put_cluster_capacity_providers(ctx, without_nulls(c));
+  });
+  table.add("ecs", "DeleteCluster",
+            [&ctx](const protocol::Call& c) { return delete_cluster(ctx, without_nulls(c)); });
 }
 
 }  // namespace berth::services::ecs

@@ -190,6 +190,9 @@ Result<json> list_tags_for_resource(EcsContext& ctx, const protocol::Call& call)
 
 std::optional<AwsError> check_tags(const json& tags) {
   for (const auto& tag : tags) {
+    if (tag.value("key", "").empty()) {
+      return invalid_parameter("Every tag needs a key.");
+    }
     if (reserved(tag.value("key", "")) || reserved(tag.value("value", ""))) {
       return invalid_parameter("Tag keys and values can't start with aws:, which is reserved for AWS use.");
     }
@@ -225,10 +228,12 @@ Result<json*> resource_tags(state::RegionState& region, const Scope& scope, std:
 }
 
 void register_tag_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
-  table.add("ecs", "TagResource", [&ctx](const protocol::Call& c) { return tag_resource(ctx, c); });
-  table.add("ecs", "UntagResource", [&ctx](const protocol::Call& c) { return untag_resource(ctx, c); });
+  table.add("ecs", "TagResource",
+            [&ctx](const protocol::Call& c) { return tag_resource(ctx, without_nulls(c)); });
+  table.add("ecs", "UntagResource",
+            [&ctx](const protocol::Call& c) { return untag_resource(ctx, without_nulls(c)); });
   table.add("ecs", "ListTagsForResource",
-            [&ctx](const protocol::Call& c) { return list_tags_for_resource(ctx, c); });
+            [&ctx](const protocol::Call& c) { return list_tags_for_resource(ctx, without_nulls(c)); });
 }
 
 }  // namespace berth::services::ecs
