@@ -90,6 +90,16 @@ Result<json> run_task(EcsContext& ctx, const protocol::Call& call) {
   if (count < 1 || count > 10) {
     return invalid_parameter("Count must be between 1 and 10.");
   }
+  const auto& default_strategy = (*cluster)->default_capacity_provider_strategy;
+  if (!in.contains("launchType") && !in.contains("capacityProviderStrategy") && !default_strategy.empty()) {
+    // ECS would place the tasks by the cluster's default strategy; berth cannot yet, and must not run EC2 instead.
+    if (auto error = check_capacity_provider_strategy((*cluster)->capacity_providers, default_strategy,
+                                                      StrategyUse::kDefaultPlacement)) {
+      return *error;
+    }
+    return unsupported("berth does not support capacity provider strategies on RunTask yet, and cluster " +
+                       (*cluster)->name + " has a default capacity provider strategy: pass launchType EC2.");
+  }
   const std::string launch_type = in.value("launchType", "EC2");
   if (auto error = check_run_task(in, *td, launch_type)) {
     return *error;

@@ -505,6 +505,25 @@ TEST_F(EcsClustersTest, StrategyRulesForPlacement) {
   EXPECT_TRUE(check_capacity_provider_strategy(wide, many, StrategyUse::kClusterDefault));
 }
 
+TEST_F(EcsClustersTest, RunTaskDoesNotIgnoreTheClustersDefaultStrategy) {
+  ok("RegisterTaskDefinition",
+     {{"family", "web"}, {"containerDefinitions", {{{"name", "app"}, {"image", "busybox"}, {"memory", 64}}}}});
+  ok("CreateCluster", {{"clusterName", "zero"},
+                       {"capacityProviders", {"FARGATE"}},
+                       {"defaultCapacityProviderStrategy", {{{"capacityProvider", "FARGATE"}}}}});
+  expect_error("RunTask", {{"cluster", "zero"}, {"taskDefinition", "web"}}, "InvalidParameterException",
+               "There are no capacity providers with a weight value greater than zero defined in the default capacity "
+               "provider strategy. At least one capacity provider must have a weight value greater than zero "
+               "specified. Update the cluster's default capacity provider strategy or specify a valid capacity "
+               "provider strategy and try again.");
+  ok("CreateCluster", {{"clusterName", "spot"},
+                       {"capacityProviders", {"FARGATE_SPOT"}},
+                       {"defaultCapacityProviderStrategy", {{{"capacityProvider", "FARGATE_SPOT"}, {"weight", 1}}}}});
+  expect_error("RunTask", {{"cluster", "spot"}, {"taskDefinition", "web"}}, "UnsupportedFeatureException");
+  // An explicit launch type bypasses the default strategy, as in ECS.
+  EXPECT_EQ(ok("RunTask", {{"cluster", "spot"}, {"taskDefinition", "web"}, {"launchType", "EC2"}})["tasks"].size(), 1u);
+}
+
 // ---- account settings
 
 TEST_F(EcsClustersTest, AccountSettingsHaveEcsDefaultsAndPrecedence) {
