@@ -74,7 +74,14 @@ std::string service_revision(const Scope& s, std::string_view cluster_name, std:
                              std::string_view id) {
   return make_arn("ecs", s, join({"service-revision", cluster_name, service_name, id}));
 }
+std::string capacity_provider(const Scope& s, std::string_view name) {
+  return make_arn("ecs", s, join({"capacity-provider", name}));
+}
 }  // namespace ecs_arn
+
+namespace iam_arn {
+std::string root(std::string_view account) { return make_arn("iam", Scope{std::string(account), ""}, "root"); }
+}  // namespace iam_arn
 
 std::optional<std::string> resource_name_from(std::string_view name_or_arn, std::string_view service,
                                               std::string_view kind) {

@@ -272,6 +272,36 @@ TaskDefinition task_definition_from(const json& j) {
   return td;
 }
 
+json to_json(const CapacityProvider& cp) {
+  return {{"name", cp.name},
+          {"arn", cp.arn},
+          {"type", cp.type},
+          {"status", cp.status},
+          {"updateStatus", cp.update_status},
+          {"updateStatusReason", cp.update_status_reason},
+          {"cluster", cp.cluster},
+          {"autoScalingGroupProvider", cp.auto_scaling_group_provider},
+          {"managedInstancesProvider", cp.managed_instances_provider},
+          {"tags", cp.tags},
+          {"createdAt", cp.created_at}};
+}
+
+CapacityProvider capacity_provider_from(const json& j) {
+  CapacityProvider cp;
+  cp.name = j.at("name").get<std::string>();
+  cp.arn = j.at("arn").get<std::string>();
+  cp.type = j.at("type").get<std::string>();
+  cp.status = j.at("status").get<std::string>();
+  cp.update_status = j.value("updateStatus", "");
+  cp.update_status_reason = j.value("updateStatusReason", "");
+  cp.cluster = j.value("cluster", "");
+  cp.auto_scaling_group_provider = j.value("autoScalingGroupProvider", json());
+  cp.managed_instances_provider = j.value("managedInstancesProvider", json());
+  cp.tags = j.value("tags", json::array());
+  cp.created_at = j.value("createdAt", TimeMs{0});
+  return cp;
+}
+
 }  // namespace
 
 json snapshot(Store& store) {
@@ -303,6 +333,10 @@ json snapshot(Store& store) {
     for (const auto& [arn, rev] : r.service_revisions) {
       service_revisions.push_back(to_json(rev));
     }
+    json providers = json::array();
+    for (const auto& [name, cp] : r.capacity_providers) {
+      providers.push_back(to_json(cp));
+    }
     regions.push_back({{"account", scope.account},
                        {"region", scope.region},
                        {"clusters", clusters},
@@ -310,7 +344,9 @@ json snapshot(Store& store) {
                        {"tasks", tasks},
                        {"services", services},
                        {"serviceDeployments", service_deployments},
-                       {"serviceRevisions", service_revisions}});
+                       {"serviceRevisions", service_revisions},
+                       {"capacityProviders", providers},
+                       {"accountSettings", r.account_settings.by_principal}});
   });
   return {{"format", kFormat}, {"regions", regions}};
 }
@@ -354,6 +390,13 @@ Result<Unit> restore(Store& store, const json& snap) {
         auto rev = service_revision_from_json(rj);
         region.service_revisions.emplace(rev.arn, std::move(rev));
       }
+      // Absent in snapshots written before capacity providers and account settings existed.
+      for (const auto& cj : r.value("capacityProviders", json::array())) {
+        auto cp = capacity_provider_from(cj);
+        region.capacity_providers.emplace(cp.name, std::move(cp));
+      }
+      region.account_settings.by_principal =
+          r.value("accountSettings", json::object()).get<decltype(region.account_settings.by_principal)>();
     }
   } catch (const std::exception& e) {
     return AwsError::client("InvalidSnapshot", e.what());

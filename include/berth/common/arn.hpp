@@ -39,7 +39,13 @@ std::string service_deployment(const Scope& s, std::string_view cluster_name, st
                                std::string_view id);
 std::string service_revision(const Scope& s, std::string_view cluster_name, std::string_view service_name,
                              std::string_view id);
+std::string capacity_provider(const Scope& s, std::string_view name);
 }  // namespace ecs_arn
+
+namespace iam_arn {
+// The account's root principal, arn:aws:iam::<account>:root (IAM ARNs carry no region).
+std::string root(std::string_view account);
+}  // namespace iam_arn
 
 // Accepts a bare name/id or a full ARN whose resource is `<kind>/<...>/<last>`; returns the last path segment.
 // Returns nullopt for an ARN of another service or resource kind.

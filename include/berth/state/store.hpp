@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <berth/common/arn.hpp>
+#include <berth/state/clusters.hpp>
 #include <berth/state/model.hpp>
 #include <berth/state/services.hpp>
 
@@ -19,6 +20,8 @@ struct RegionState {
   std::map<std::string, Service, std::less<>> services;                            // by service_key()
   std::map<std::string, ServiceDeployment, std::less<>> service_deployments;       // by ARN
   std::map<std::string, ServiceRevision, std::less<>> service_revisions;           // by ARN
+  std::map<std::string, CapacityProvider, std::less<>> capacity_providers;          // by name
+  AccountSettings account_settings;
 };
 
 // The in-memory model of every account and region. No I/O and no locks: it belongs to the control strand.

@@ -4,6 +4,9 @@ namespace berth::services {
 
 void register_ecs_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
   ecs::register_cluster_handlers(table, ctx);
+  ecs::register_capacity_provider_handlers(table, ctx);
+  ecs::register_account_setting_handlers(table, ctx);
+  ecs::register_tag_handlers(table, ctx);
   ecs::register_task_definition_handlers(table, ctx);
   ecs::register_task_handlers(table, ctx);
   ecs::register_service_handlers(table, ctx);

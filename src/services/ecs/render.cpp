@@ -2,6 +2,7 @@
 #include "ecs_common.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include <berth/scheduler/task_reconciler.hpp>
 
@@ -60,26 +61,29 @@ json render_container(const state::Task& t, const state::Container& c) {
 }  // namespace
 
 json render_cluster(const state::Cluster& c, const state::RegionState& region, const json& include) {
-  int running = 0;
-  int pending = 0;
+  // Tasks by launch type: those not yet RUNNING count as pending, as in ECS's pendingTasksCount.
+  std::map<std::string, std::pair<int, int>, std::less<>> tasks;  // launch type -> {running, pending}
   for (const auto& [id, t] : region.tasks) {
-    if (t.cluster_name != c.name || t.last_status == state::TaskStatus::kStopped) {
+    if (t.cluster_name != c.name || t.last_status > state::TaskStatus::kRunning) {
       continue;
     }
-    if (t.last_status == state::TaskStatus::kRunning) {
-      ++running;
-    } else if (t.last_status < state::TaskStatus::kRunning) {
-      ++pending;
-    }
+    auto& counts = tasks[t.launch_type];
+    (t.last_status == state::TaskStatus::kRunning ? counts.first : counts.second) += 1;
+  }
+  int running = 0;
+  int pending = 0;
+  for (const auto& [type, counts] : tasks) {
+    running += counts.first;
+    pending += counts.second;
   }
   json out = {
       {"clusterArn", c.arn},
       {"clusterName", c.name},
       {"status", c.status},
-      {"registeredContainerInstancesCount", 0},
+      {"registeredContainerInstancesCount", cluster_container_instance_count(region, c.name)},
       {"runningTasksCount", running},
       {"pendingTasksCount", pending},
-      {"activeServicesCount", 0},
+      {"activeServicesCount", cluster_service_count(region, c.name, "ACTIVE")},
       {"statistics", json::array()},
       {"tags", json::array()},
       {"settings", json::array()},
@@ -96,7 +100,38 @@ json render_cluster(const state::Cluster& c, const state::RegionState& region, c
     out["configuration"] = c.configuration;
   }
   if (includes(include, "STATISTICS")) {
-    out["statistics"] = json::array();
+    // The split ECS answers with, by launch type, in its order and spelling.
+    json stats = json::array();
+    auto add = [&](const char* name, int value) {
+      stats.push_back({{"name", name}, {"value", std::to_string(value)}});
+    };
+    auto running_of = [&](std::string_view type) { auto it = tasks.find(type); return it == tasks.end() ? 0 : it->second.first; };
+    auto pending_of = [&](std::string_view type) { auto it = tasks.find(type); return it == tasks.end() ? 0 : it->second.second; };
+    auto services = [&](const char* status, std::string_view type) {
+      return cluster_service_count(region, c.name, status, type);
+    };
+    add("runningEC2TasksCount", running_of("EC2"));
+    add("runningFargateTasksCount", running_of("FARGATE"));
+    add("pendingEC2TasksCount", pending_of("EC2"));
+    add("pendingFargateTasksCount", pending_of("FARGATE"));
+    add("runningExternalTasksCount", running_of("EXTERNAL"));
+    add("pendingExternalTasksCount", pending_of("EXTERNAL"));
+    add("runningManagedInstancesTasksCount", running_of("MANAGED_INSTANCES"));
+    add("pendingManagedInstancesTasksCount", pending_of("MANAGED_INSTANCES"));
+    add("activeEC2ServiceCount", services("ACTIVE", "EC2"));
+    add("activeFargateServiceCount", services("ACTIVE", "FARGATE"));
+    add("drainingEC2ServiceCount", services("DRAINING", "EC2"));
+    add("drainingFargateServiceCount", services("DRAINING", "FARGATE"));
+    add("activeExternalServiceCount", services("ACTIVE", "EXTERNAL"));
+    add("drainingExternalServiceCount", services("DRAINING", "EXTERNAL"));
+    add("activeManagedInstancesServiceCount", services("ACTIVE", "MANAGED_INSTANCES"));
+    add("drainingManagedInstancesServiceCount", services("DRAINING", "MANAGED_INSTANCES"));
+    out["statistics"] = stats;
+  }
+  if (includes(include, "ATTACHMENTS")) {
+    // ECS lists here the Auto Scaling policies and lifecycle hooks it made for the cluster's providers; berth
+    // makes none.
+    out["attachments"] = json::array();
   }
   if (!c.service_connect_defaults.is_null()) {
     out["serviceConnectDefaults"] = c.service_connect_defaults;

@@ -88,14 +88,14 @@ Result<Launch> choose_launch(const json& in, const state::Cluster& cluster, int 
     launch.launch_type = in.value("launchType", "EC2");
     return launch;
   }
+  // The one strategy check (associated providers, base and weight rules) before berth's own limits.
+  const bool from_default = !in.contains("capacityProviderStrategy");
+  if (auto error = check_capacity_provider_strategy(
+          cluster.capacity_providers, strategy, from_default ? StrategyUse::kDefaultPlacement : StrategyUse::kPlacement)) {
+    return *error;
+  }
   for (const auto& item : strategy) {
     const std::string name = item.value("capacityProvider", "");
-    const auto& associated = cluster.capacity_providers;
-    if (std::find(associated.begin(), associated.end(), json(name)) == associated.end()) {
-      return invalid_parameter("The specified capacity provider strategy cannot contain a capacity provider that is "
-                               "not associated with the cluster. Associate the capacity provider with the cluster or "
-                               "specify a valid capacity provider and try again.");
-    }
     if (name != "FARGATE" && name != "FARGATE_SPOT") {
       return unsupported("berth does not run tasks on Auto Scaling group capacity provider " + name + " yet.");
     }

@@ -45,6 +45,15 @@ Store sample() {
   t.containers = {running, pulling};
   s.index_task(t);
   r.tasks.emplace("abc", t);
+  CapacityProvider cp;
+  cp.name = "cp1";
+  cp.arn = ecs_arn::capacity_provider(scope, "cp1");
+  cp.type = "EC2_AUTOSCALING";
+  cp.update_status = "UPDATE_COMPLETE";
+  cp.auto_scaling_group_provider = {{"autoScalingGroupArn", "g1"}, {"managedDraining", "ENABLED"}};
+  cp.tags = json::array({{{"key", "k"}, {"value", "v"}}});
+  r.capacity_providers.emplace("cp1", cp);
+  r.account_settings.by_principal[iam_arn::root(scope.account)]["containerInsights"] = "enhanced";
   return s;
 }
 
@@ -61,6 +70,29 @@ TEST(SnapshotTest, RoundTripsTheStore) {
   EXPECT_EQ(t->containers[0].runtime_id, "deadbeef");
   EXPECT_EQ(t->containers[0].network_bindings[0].host_port, 32768);
   EXPECT_EQ(back.region(Scope{"123456789012", "eu-west-1"}).task_definitions["web"].size(), 2u);
+}
+
+TEST(SnapshotTest, KeepsCapacityProvidersAndAccountSettings) {
+  Store s = sample();
+  Store back;
+  ASSERT_TRUE(restore(back, snapshot(s)));
+  auto& r = back.region(Scope{"123456789012", "eu-west-1"});
+  ASSERT_EQ(r.capacity_providers.count("cp1"), 1u);
+  const auto& cp = r.capacity_providers.at("cp1");
+  EXPECT_EQ(cp.arn, "arn:aws:ecs:eu-west-1:123456789012:capacity-provider/cp1");
+  EXPECT_EQ(cp.type, "EC2_AUTOSCALING");
+  EXPECT_EQ(cp.update_status, "UPDATE_COMPLETE");
+  EXPECT_EQ(cp.auto_scaling_group_provider["managedDraining"], "ENABLED");
+  EXPECT_TRUE(cp.managed_instances_provider.is_null());
+  EXPECT_EQ(cp.tags[0]["key"], "k");
+  EXPECT_EQ(r.account_settings.by_principal["arn:aws:iam::123456789012:root"]["containerInsights"], "enhanced");
+  // A snapshot written before these existed still restores.
+  json old = snapshot(s);
+  old["regions"][0].erase("capacityProviders");
+  old["regions"][0].erase("accountSettings");
+  Store older;
+  ASSERT_TRUE(restore(older, old));
+  EXPECT_TRUE(older.region(Scope{"123456789012", "eu-west-1"}).capacity_providers.empty());
 }
 
 TEST(SnapshotTest, WorkUnderWayIsRolledBackToARepeatableStep) {
