@@ -1,5 +1,7 @@
 #include <berth/state/snapshot.hpp>
 
+#include "detail/instances_snapshot.hpp"
+
 namespace berth::state {
 namespace {
 
@@ -212,11 +214,13 @@ json snapshot(Store& store) {
     for (const auto& [id, t] : r.tasks) {
       tasks.push_back(to_json(t));
     }
-    regions.push_back({{"account", scope.account},
-                       {"region", scope.region},
-                       {"clusters", clusters},
-                       {"taskDefinitions", defs},
-                       {"tasks", tasks}});
+    json region_json = {{"account", scope.account},
+                        {"region", scope.region},
+                        {"clusters", clusters},
+                        {"taskDefinitions", defs},
+                        {"tasks", tasks}};
+    detail::put_instances_and_daemons(region_json, r);
+    regions.push_back(std::move(region_json));
   });
   return {{"format", kFormat}, {"regions", regions}};
 }
@@ -247,6 +251,7 @@ Result<Unit> restore(Store& store, const json& snap) {
         fresh.index_task(t);
         region.tasks.emplace(t.id, std::move(t));
       }
+      detail::get_instances_and_daemons(r, region);
     }
   } catch (const std::exception& e) {
     return AwsError::client("InvalidSnapshot", e.what());

@@ -32,6 +32,16 @@ std::string container(const Scope& s, std::string_view cluster_name, std::string
                       std::string_view container_id);
 std::string service(const Scope& s, std::string_view cluster_name, std::string_view name);
 std::string container_instance(const Scope& s, std::string_view cluster_name, std::string_view id);
+std::string daemon(const Scope& s, std::string_view cluster_name, std::string_view name);
+std::string daemon_task_definition(const Scope& s, std::string_view family, int revision);
+std::string daemon_revision(const Scope& s, std::string_view cluster_name, std::string_view daemon_name,
+                            std::string_view id);
+std::string daemon_deployment(const Scope& s, std::string_view cluster_name, std::string_view daemon_name,
+                              std::string_view id);
+std::string service_revision(const Scope& s, std::string_view cluster_name, std::string_view service_name,
+                             std::string_view id);
+std::string service_deployment(const Scope& s, std::string_view cluster_name, std::string_view service_name,
+                               std::string_view id);
 }  // namespace ecs_arn
 
 // Accepts a bare name/id or a full ARN whose resource is `<kind>/<...>/<last>`; returns the last path segment.

@@ -9,6 +9,8 @@ std::string hex32();
 std::string uuid4();
 // `n` random decimal digits (ECS deployment ids are `ecs-svc/` + 19 digits).
 std::string digits(int n);
+// `n` random ASCII letters and digits (daemon and service deployment ids).
+std::string alnum(int n);
 // A request id as AWS sends in x-amzn-RequestId (a UUID).
 inline std::string request_id() { return uuid4(); }
 

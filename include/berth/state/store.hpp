@@ -6,6 +6,8 @@
 #include <vector>
 
 #include <berth/common/arn.hpp>
+#include <berth/state/daemons.hpp>
+#include <berth/state/instances.hpp>
 #include <berth/state/model.hpp>
 
 namespace berth::state {
@@ -15,6 +17,11 @@ struct RegionState {
   std::map<std::string, Cluster, std::less<>> clusters;                           // by name
   std::map<std::string, std::vector<TaskDefinition>, std::less<>> task_definitions;  // family -> revisions (rev-1)
   std::map<std::string, Task, std::less<>> tasks;                                  // by task id
+  std::map<std::string, ContainerInstance, std::less<>> container_instances;       // by instance id
+  std::map<std::string, TaskProtection, std::less<>> task_protection;              // by task id
+  std::map<std::string, std::vector<DaemonTaskDefinition>, std::less<>> daemon_task_definitions;  // family
+  std::map<std::string, Daemon, std::less<>> daemons;                              // by "cluster/name"
+  std::map<std::string, ExpressGatewayService, std::less<>> express_gateway_services;  // "cluster/name"
 };
 
 // The in-memory model of every account and region. No I/O and no locks: it belongs to the control strand.
