@@ -108,6 +108,12 @@ Result<json> delete_cluster(EcsContext& ctx, const protocol::Call& call) {
     return cluster.error();
   }
   state::Cluster& c = **cluster;
+  if (std::any_of(region.container_instances.begin(), region.container_instances.end(), [&](const auto& kv) {
+        return kv.second.cluster_name == c.name && kv.second.status != "INACTIVE";
+      })) {
+    return AwsError::client("ClusterContainsContainerInstancesException",
+                            "The Cluster cannot be deleted while Container Instances are active or draining.");
+  }
   if (has_active_tasks(region, c.name)) {
     return AwsError::client("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.");
   }

@@ -67,11 +67,15 @@ json render_cluster(const state::Cluster& c, const state::RegionState& region, c
       ++pending;
     }
   }
+  const auto instances = std::count_if(region.container_instances.begin(), region.container_instances.end(),
+                                       [&](const auto& kv) {
+                                         return kv.second.cluster_name == c.name && kv.second.status != "INACTIVE";
+                                       });
   json out = {
       {"clusterArn", c.arn},
       {"clusterName", c.name},
       {"status", c.status},
-      {"registeredContainerInstancesCount", 0},
+      {"registeredContainerInstancesCount", instances},
       {"runningTasksCount", running},
       {"pendingTasksCount", pending},
       {"activeServicesCount", 0},
