@@ -10,7 +10,15 @@
 
 namespace berth::state {
 
-enum class Subject { kAgentConnected, kAgentVersion, kAttribute, kEc2InstanceId, kRegisteredAt, kRunningTasks, kTaskGroup };
+enum class Subject {
+  kAgentConnected,
+  kAgentVersion,
+  kAttribute,
+  kEc2InstanceId,
+  kRegisteredAt,
+  kRunningTasks,
+  kTaskGroup
+};
 
 // Negative operators are stored as their positive form under `negate`.
 enum class Op { kEq, kGt, kGe, kLt, kLe, kExists, kIn, kMatch };
@@ -26,8 +34,8 @@ struct ClusterQuery::Node {
   bool negate = false;
   std::vector<std::string> args;
   std::optional<std::regex> pattern;
-  TimeMs time_arg = 0;         // registeredAt
-  long long number_arg = 0;    // runningTasksCount
+  TimeMs time_arg = 0;       // registeredAt
+  long long number_arg = 0;  // runningTasksCount
 };
 
 namespace {
@@ -36,12 +44,13 @@ using Node = ClusterQuery::Node;
 constexpr int kMaxDepth = 64;
 
 AwsError query_error(const std::string& detail) {
-  return AwsError::client("InvalidParameterException", "The cluster query expression is not valid: " + detail);
+  return AwsError::client("InvalidParameterException",
+                          "The cluster query expression is not valid: " + detail);
 }
 
 bool is_subject_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '/' || c == '\\' ||
-         c == ':';
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '/' ||
+         c == '\\' || c == ':';
 }
 
 // Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
@@ -62,7 +71,8 @@ bool read_int(std::string_view s, std::size_t pos, std::size_t len, int& out) {
   return ec == std::errc() && p == s.data() + pos + len;
 }
 
-// The date forms ECS documents for registeredAt: 2018-06-18T22:28:28+00:00, ...Z, 2018-06-18T22:28:28, 2018-06-18.
+// The date forms ECS documents for registeredAt: 2018-06-18T22:28:28+00:00, ...Z, 2018-06-18T22:28:28,
+// 2018-06-18.
 std::optional<TimeMs> parse_date(std::string_view s) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
   if (s.size() < 10 || s[4] != '-' || s[7] != '-' || !read_int(s, 0, 4, y) || !read_int(s, 5, 2, mo) ||
@@ -181,7 +191,8 @@ class Parser {
     return false;
   }
 
-  static std::shared_ptr<const Node> join(Node::Kind kind, std::shared_ptr<const Node> l, std::shared_ptr<const Node> r) {
+  static std::shared_ptr<const Node> join(Node::Kind kind, std::shared_ptr<const Node> l,
+                                          std::shared_ptr<const Node> r) {
     auto n = std::make_shared<Node>();
     n->kind = kind;
     n->left = std::move(l);
@@ -344,18 +355,12 @@ class Parser {
       n.negate = sym.negate;
       return std::string(sym.text);
     }
-    static constexpr Sym kWords[] = {{"equals", Op::kEq, false},
-                                     {"not_equals", Op::kEq, true},
-                                     {"greater_than", Op::kGt, false},
-                                     {"greater_than_equal", Op::kGe, false},
-                                     {"less_than", Op::kLt, false},
-                                     {"less_than_equal", Op::kLe, false},
-                                     {"exists", Op::kExists, false},
-                                     {"not_exists", Op::kExists, true},
-                                     {"in", Op::kIn, false},
-                                     {"not_in", Op::kIn, true},
-                                     {"matches", Op::kMatch, false},
-                                     {"not_matches", Op::kMatch, true}};
+    static constexpr Sym kWords[] = {{"equals", Op::kEq, false},       {"not_equals", Op::kEq, true},
+                                     {"greater_than", Op::kGt, false}, {"greater_than_equal", Op::kGe, false},
+                                     {"less_than", Op::kLt, false},    {"less_than_equal", Op::kLe, false},
+                                     {"exists", Op::kExists, false},   {"not_exists", Op::kExists, true},
+                                     {"in", Op::kIn, false},           {"not_in", Op::kIn, true},
+                                     {"matches", Op::kMatch, false},   {"not_matches", Op::kMatch, true}};
     const std::size_t start = pos_;
     while (!at_end() && (std::isalpha(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_')) {
       ++pos_;
@@ -538,7 +543,8 @@ bool test_term(const Node& n, const QueryTarget& t) {
     case Subject::kRunningTasks:
       return compare_numbers(n.op, t.running_tasks_count, n.number_arg);
     case Subject::kTaskGroup:
-      return std::any_of(t.task_groups.begin(), t.task_groups.end(), [&](const std::string& g) { return test_value(n, g); });
+      return std::any_of(t.task_groups.begin(), t.task_groups.end(),
+                         [&](const std::string& g) { return test_value(n, g); });
     case Subject::kAttribute: {
       if (t.attributes == nullptr) {
         return false;

@@ -70,8 +70,13 @@ ContainerInstance container_instance_from(const json& j) {
 }
 
 json to_json(const DaemonTaskDefinition& d) {
-  json j = {{"family", d.family}, {"revision", d.revision}, {"arn", d.arn},           {"status", d.status},
-            {"doc", d.doc},       {"tags", d.tags},         {"registeredAt", d.registered_at}};
+  json j = {{"family", d.family},
+            {"revision", d.revision},
+            {"arn", d.arn},
+            {"status", d.status},
+            {"doc", d.doc},
+            {"tags", d.tags},
+            {"registeredAt", d.registered_at}};
   put_opt(j, "deleteRequestedAt", d.delete_requested_at);
   return j;
 }

@@ -7,10 +7,10 @@
 #include <set>
 #include <thread>
 
-#include "ecs_common.hpp"
 #include <berth/common/ids.hpp>
 #include <berth/services/paging.hpp>
 #include <berth/state/cluster_query.hpp>
+#include "ecs_common.hpp"
 
 namespace berth::services::ecs {
 namespace {
@@ -31,29 +31,32 @@ bool is_builtin_attribute(std::string_view name) {
 
 bool valid_attribute_name(const std::string& n) {
   return !n.empty() && n.size() <= 128 && std::all_of(n.begin(), n.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '/' || c == '\\' || c == '.';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '/' || c == '\\' ||
+           c == '.';
   });
 }
 
 bool valid_attribute_value(const std::string& v) {
   return !v.empty() && v.size() <= 128 && v.front() != ' ' && v.back() != ' ' &&
          std::all_of(v.begin(), v.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '@' ||
-                  c == '/' || c == '\\' || c == ':' || c == ' ';
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+                  c == '@' || c == '/' || c == '\\' || c == ':' || c == ' ';
          });
 }
 
 std::optional<AwsError> check_attribute(const json& a) {
   const std::string name = a.value("name", "");
   if (!valid_attribute_name(name)) {
-    return invalid_parameter("Attribute name '" + name +
-                             "' is not valid: use 1-128 letters, numbers, hyphens, underscores, forward slashes, "
-                             "back slashes or periods.");
+    return invalid_parameter(
+        "Attribute name '" + name +
+        "' is not valid: use 1-128 letters, numbers, hyphens, underscores, forward slashes, "
+        "back slashes or periods.");
   }
   if (a.contains("value") && !valid_attribute_value(a["value"].get<std::string>())) {
-    return invalid_parameter("Attribute value '" + a["value"].get<std::string>() + "' of attribute '" + name +
-                             "' is not valid: use 1-128 letters, numbers, hyphens, underscores, periods, at signs, "
-                             "forward slashes, back slashes, colons or spaces, not starting or ending with a space.");
+    return invalid_parameter(
+        "Attribute value '" + a["value"].get<std::string>() + "' of attribute '" + name +
+        "' is not valid: use 1-128 letters, numbers, hyphens, underscores, periods, at signs, "
+        "forward slashes, back slashes, colons or spaces, not starting or ending with a space.");
   }
   return std::nullopt;
 }
@@ -71,12 +74,18 @@ long host_cpu_units() { return static_cast<long>(std::max(1u, std::thread::hardw
 long host_memory_mib() {
   const long pages = ::sysconf(_SC_PHYS_PAGES);
   const long page_size = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page_size > 0 ? static_cast<long>((static_cast<long long>(pages) * page_size) >> 20) : 0;
+  return pages > 0 && page_size > 0 ? static_cast<long>((static_cast<long long>(pages) * page_size) >> 20)
+                                    : 0;
 }
 
 // ECS's Resource shape always carries the three numeric members; STRINGSET resources also a stringSetValue.
-json resource(const std::string& name, const std::string& type, long long integer_value, const json& set = json()) {
-  json r = {{"name", name}, {"type", type}, {"doubleValue", 0.0}, {"longValue", 0}, {"integerValue", integer_value}};
+json resource(const std::string& name, const std::string& type, long long integer_value,
+              const json& set = json()) {
+  json r = {{"name", name},
+            {"type", type},
+            {"doubleValue", 0.0},
+            {"longValue", 0},
+            {"integerValue", integer_value}};
   if (type == "STRINGSET") {
     r["stringSetValue"] = set.is_array() ? set : json::array();
   }
@@ -126,7 +135,8 @@ Result<json> normalize_resources(const json& in) {
 }
 
 // The tasks placed on an instance that still hold resources there.
-std::vector<const state::Task*> live_tasks_on(const state::ContainerInstance& ci, const state::RegionState& region) {
+std::vector<const state::Task*> live_tasks_on(const state::ContainerInstance& ci,
+                                              const state::RegionState& region) {
   std::vector<const state::Task*> out;
   for (const auto& id : ci.task_ids) {
     auto it = region.tasks.find(id);
@@ -173,7 +183,8 @@ json remaining_resources(const state::ContainerInstance& ci, const state::Region
     memory += task_memory_mib(*t);
     for (const auto& c : t->containers) {
       for (const auto& pm : c.definition.value("portMappings", json::array())) {
-        const int host_port = pm.value("hostPort", t->network_mode == "host" ? pm.value("containerPort", 0) : 0);
+        const int host_port =
+            pm.value("hostPort", t->network_mode == "host" ? pm.value("containerPort", 0) : 0);
         if (host_port > 0) {
           (pm.value("protocol", "tcp") == "udp" ? udp : tcp).insert(std::to_string(host_port));
         }
@@ -273,7 +284,9 @@ state::QueryTarget query_target(const state::ContainerInstance& ci, const state:
   return t;
 }
 
-AwsError instance_not_found() { return invalid_parameter("The referenced container instance was not found."); }
+AwsError instance_not_found() {
+  return invalid_parameter("The referenced container instance was not found.");
+}
 
 std::string full_instance_arn(const Scope& scope, const state::Cluster& cluster, const std::string& ref) {
   return ref.starts_with("arn:") ? ref : ecs_arn::container_instance(scope, cluster.name, ref);
@@ -298,7 +311,9 @@ Result<std::optional<IdentityDocument>> parse_identity_document(const json& in) 
   if (!doc.is_object()) {
     return invalid_parameter("The instance identity document is not valid JSON.");
   }
-  auto str = [&](const char* k) { return doc.contains(k) && doc[k].is_string() ? doc[k].get<std::string>() : ""; };
+  auto str = [&](const char* k) {
+    return doc.contains(k) && doc[k].is_string() ? doc[k].get<std::string>() : "";
+  };
   IdentityDocument d{str("instanceId"), str("instanceType"), str("imageId"), str("availabilityZone"),
                      str("architecture")};
   if (d.instance_id.empty()) {
@@ -361,8 +376,8 @@ Result<json> register_container_instance(EcsContext& ctx, const protocol::Call& 
       return client_exception("Container instance " + ci->id + " is inactive.");
     }
     if (*doc && !ci->instance_type.empty() && (*doc)->instance_type != ci->instance_type) {
-      return client_exception("Container instance type changes are not supported. Container instance " + ci->id +
-                              " was previously registered as " + ci->instance_type + ".");
+      return client_exception("Container instance type changes are not supported. Container instance " +
+                              ci->id + " was previously registered as " + ci->instance_type + ".");
     }
     ++ci->version;
   } else {
@@ -542,8 +557,10 @@ Result<json> update_container_agent(EcsContext& ctx, const protocol::Call& call)
                             "The container instance " + ci->id +
                                 " did not report an agent version, so no update can be planned for it.");
   }
-  // berth has no agent builds to hand out: for every agent that is the answer ECS gives when it has none newer.
-  return AwsError::client("NoUpdateAvailableException", "There is no update available for your container agent.");
+  // berth has no agent builds to hand out: for every agent that is the answer ECS gives when it has none
+  // newer.
+  return AwsError::client("NoUpdateAvailableException",
+                          "There is no update available for your container agent.");
 }
 
 // ---- Agent-only calls
@@ -559,8 +576,8 @@ bool known_status(const std::string& s, std::initializer_list<std::string_view> 
 
 json acknowledged() { return json{{"acknowledgment", "true"}}; }
 
-// The agent reports task and container changes; berth learns them from the Docker engine itself, so a report is
-// checked against berth's records and acknowledged without changing them.
+// The agent reports task and container changes; berth learns them from the Docker engine itself, so a report
+// is checked against berth's records and acknowledged without changing them.
 Result<json> submit_task_state_change(EcsContext& ctx, const protocol::Call& call) {
   const json& in = call.input;
   const Scope& scope = call.caller.scope;
@@ -576,10 +593,9 @@ Result<json> submit_task_state_change(EcsContext& ctx, const protocol::Call& cal
       return invalid_parameter("The referenced task was not found.");
     }
   }
-  if (const std::string s = in.value("status", ""); !s.empty() && !known_status(s, {"PROVISIONING", "PENDING",
-                                                                                 "ACTIVATING", "RUNNING",
-                                                                                 "DEACTIVATING", "STOPPING",
-                                                                                 "DEPROVISIONING", "STOPPED"})) {
+  if (const std::string s = in.value("status", "");
+      !s.empty() && !known_status(s, {"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING",
+                                      "STOPPING", "DEPROVISIONING", "STOPPED"})) {
     return invalid_parameter("Invalid task status: " + s);
   }
   for (const auto& c : in.value("containers", json::array())) {
@@ -588,7 +604,8 @@ Result<json> submit_task_state_change(EcsContext& ctx, const protocol::Call& cal
                                         [&](const state::Container& tc) { return tc.name == name; })) {
       return invalid_parameter("Container " + name + " is not part of the task.");
     }
-    if (const std::string s = c.value("status", ""); !s.empty() && !known_status(s, {"PENDING", "RUNNING", "STOPPED"})) {
+    if (const std::string s = c.value("status", "");
+        !s.empty() && !known_status(s, {"PENDING", "RUNNING", "STOPPED"})) {
       return invalid_parameter("Invalid container status: " + s);
     }
   }
@@ -614,7 +631,8 @@ Result<json> submit_container_state_change(EcsContext& ctx, const protocol::Call
       return invalid_parameter("Container " + name + " is not part of the task.");
     }
   }
-  if (const std::string s = in.value("status", ""); !s.empty() && !known_status(s, {"PENDING", "RUNNING", "STOPPED"})) {
+  if (const std::string s = in.value("status", "");
+      !s.empty() && !known_status(s, {"PENDING", "RUNNING", "STOPPED"})) {
     return invalid_parameter("Invalid container status: " + s);
   }
   return acknowledged();
@@ -649,14 +667,16 @@ Result<state::ContainerInstance*> attribute_target(state::RegionState& region, c
   }
   auto* ci = find_container_instance(region, cluster, target);
   if (ci == nullptr || ci->status == "INACTIVE") {
-    return AwsError::client("TargetNotFoundException", "Could not find target " + target + " in the cluster.");
+    return AwsError::client("TargetNotFoundException",
+                            "Could not find target " + target + " in the cluster.");
   }
   return ci;
 }
 
-std::size_t custom_attribute_count(const std::map<std::string, std::optional<std::string>, std::less<>>& attrs) {
-  return static_cast<std::size_t>(
-      std::count_if(attrs.begin(), attrs.end(), [](const auto& kv) { return !is_builtin_attribute(kv.first); }));
+std::size_t custom_attribute_count(
+    const std::map<std::string, std::optional<std::string>, std::less<>>& attrs) {
+  return static_cast<std::size_t>(std::count_if(
+      attrs.begin(), attrs.end(), [](const auto& kv) { return !is_builtin_attribute(kv.first); }));
 }
 
 Result<json> put_attributes(EcsContext& ctx, const protocol::Call& call) {

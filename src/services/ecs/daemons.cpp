@@ -1,13 +1,13 @@
-// ECS Managed Daemons: daemon task definitions, daemons, daemon revisions and daemon deployments. berth stores
-// and describes them as ECS does; no daemon task runs behind them (there are no Managed Instances here), so a
-// deployment completes at once with no instance to roll out to.
+// ECS Managed Daemons: daemon task definitions, daemons, daemon revisions and daemon deployments. berth
+// stores and describes them as ECS does; no daemon task runs behind them (there are no Managed Instances
+// here), so a deployment completes at once with no instance to roll out to.
 #include <algorithm>
 #include <set>
 
-#include "ecs_common.hpp"
 #include <berth/common/ids.hpp>
 #include <berth/protocol/projection.hpp>
 #include <berth/services/paging.hpp>
+#include "ecs_common.hpp"
 
 namespace berth::services::ecs {
 namespace {
@@ -23,7 +23,7 @@ std::string key_of(const std::string& cluster, const std::string& name) { return
 // A page over a list whose order is not the keys' own (newest first, family then revision): tokens name a
 // zero-padded position, which sorts as a string.
 Result<std::pair<std::size_t, std::size_t>> page_range(std::size_t total, const json& input, int default_max,
-                                                        std::string& next_token) {
+                                                       std::string& next_token) {
   std::vector<std::string> positions;
   positions.reserve(total);
   for (std::size_t i = 0; i < total; ++i) {
@@ -39,13 +39,15 @@ Result<std::pair<std::size_t, std::size_t>> page_range(std::size_t total, const 
   if (page->items.empty()) {
     return std::pair<std::size_t, std::size_t>{total, total};
   }
-  return std::pair<std::size_t, std::size_t>{std::stoul(page->items.front()), std::stoul(page->items.back()) + 1};
+  return std::pair<std::size_t, std::size_t>{std::stoul(page->items.front()),
+                                             std::stoul(page->items.back()) + 1};
 }
 
 // ---- Daemon task definitions
 
 // family (latest ACTIVE revision), family:revision or an ARN; an explicit revision is found in any status.
-state::DaemonTaskDefinition* find_daemon_td(state::RegionState& region, const Scope& scope, const std::string& ref) {
+state::DaemonTaskDefinition* find_daemon_td(state::RegionState& region, const Scope& scope,
+                                            const std::string& ref) {
   std::string family_rev = ref;
   if (ref.starts_with("arn:")) {
     auto parsed = parse_arn(ref);
@@ -101,7 +103,8 @@ Result<json> register_daemon_task_definition(EcsContext& ctx, const protocol::Ca
   for (const char* key : {"cpu", "memory"}) {
     if (doc.contains(key)) {
       const std::string raw = doc[key].get<std::string>();
-      const std::string norm = std::string(key) == "cpu" ? normalize_task_cpu(raw) : normalize_task_memory(raw);
+      const std::string norm =
+          std::string(key) == "cpu" ? normalize_task_cpu(raw) : normalize_task_memory(raw);
       if (norm.empty()) {
         return client_exception("Invalid '" + std::string(key) + "' setting for daemon task.");
       }
@@ -187,7 +190,8 @@ Result<json> list_daemon_task_definitions(EcsContext& ctx, const protocol::Call&
   const std::string status = in.value("status", "ACTIVE");
   std::vector<const state::DaemonTaskDefinition*> found;
   for (const auto& [family, revisions] : region.daemon_task_definitions) {
-    if (!family.starts_with(prefix) || (!family_filter.empty() && family != family_filter) || revisions.empty()) {
+    if (!family.starts_with(prefix) || (!family_filter.empty() && family != family_filter) ||
+        revisions.empty()) {
       continue;
     }
     for (auto it = last_only ? revisions.end() - 1 : revisions.begin(); it != revisions.end(); ++it) {
@@ -229,8 +233,8 @@ Result<json> list_daemon_task_definitions(EcsContext& ctx, const protocol::Call&
 // A daemon by its ARN (`daemon/<cluster>/<name>` in this account and region).
 state::Daemon* find_daemon(state::RegionState& region, const Scope& scope, const std::string& arn) {
   auto parsed = parse_arn(arn);
-  if (!parsed || parsed->service != "ecs" || parsed->account != scope.account || parsed->region != scope.region ||
-      !parsed->resource.starts_with("daemon/")) {
+  if (!parsed || parsed->service != "ecs" || parsed->account != scope.account ||
+      parsed->region != scope.region || !parsed->resource.starts_with("daemon/")) {
     return nullptr;
   }
   auto it = region.daemons.find(parsed->resource.substr(std::string("daemon/").size()));
@@ -288,7 +292,8 @@ void deploy(state::Daemon& d, const Scope& scope, const state::DaemonTaskDefinit
   dep.id = ids::alnum(16);
   dep.arn = ecs_arn::daemon_deployment(scope, d.cluster_name, d.name, dep.id);
   dep.status = "SUCCESSFUL";
-  dep.status_reason = "Deployment completed: no container instance is managed by the daemon's capacity providers.";
+  dep.status_reason =
+      "Deployment completed: no container instance is managed by the daemon's capacity providers.";
   dep.target_revision_arn = rev.arn;
   if (!d.revisions.empty()) {
     dep.source_revision_arns.push_back(d.revisions.back().arn);
@@ -339,7 +344,8 @@ Result<json> create_daemon(EcsContext& ctx, const protocol::Call& call) {
     return cluster.error();
   }
   const std::string token = in.value("clientToken", "");
-  if (token.size() > 36 || std::any_of(token.begin(), token.end(), [](char c) { return c < 33 || c > 126; })) {
+  if (token.size() > 36 ||
+      std::any_of(token.begin(), token.end(), [](char c) { return c < 33 || c > 126; })) {
     return invalid_parameter("clientToken can have up to 36 ASCII characters from 33 to 126.");
   }
   const std::string key = key_of((*cluster)->name, name);
@@ -520,11 +526,12 @@ Result<json> list_daemons(EcsContext& ctx, const protocol::Call& call) {
 // ---- Revisions and deployments
 
 // `<kind>/<cluster>/<daemon>/<id>` -> the daemon and the id.
-std::pair<const state::Daemon*, std::string> daemon_part_of(const state::RegionState& region, const Scope& scope,
-                                                            const std::string& arn, std::string_view kind) {
+std::pair<const state::Daemon*, std::string> daemon_part_of(const state::RegionState& region,
+                                                            const Scope& scope, const std::string& arn,
+                                                            std::string_view kind) {
   auto parsed = parse_arn(arn);
-  if (!parsed || parsed->service != "ecs" || parsed->account != scope.account || parsed->region != scope.region ||
-      !parsed->resource.starts_with(std::string(kind) + "/")) {
+  if (!parsed || parsed->service != "ecs" || parsed->account != scope.account ||
+      parsed->region != scope.region || !parsed->resource.starts_with(std::string(kind) + "/")) {
     return {nullptr, ""};
   }
   const std::string rest = parsed->resource.substr(kind.size() + 1);

@@ -1,10 +1,11 @@
 // Express gateway services: a Fargate service behind a managed Application Load Balancer. berth stores and
-// describes them as ECS does; no task runs and no load balancer, endpoint or scaling policy exists behind them.
+// describes them as ECS does; no task runs and no load balancer, endpoint or scaling policy exists behind
+// them.
 #include <algorithm>
 
-#include "ecs_common.hpp"
 #include <berth/common/ids.hpp>
 #include <berth/protocol/projection.hpp>
+#include "ecs_common.hpp"
 
 namespace berth::services::ecs {
 namespace {
@@ -36,7 +37,8 @@ std::optional<AwsError> check_role(const json& in, const char* key) {
 
 // Validates the configurable members and fills ECS's defaults into `config` (an
 // ExpressGatewayServiceConfiguration document without its revision ARN and time).
-std::optional<AwsError> apply_configuration(json& config, const json& in, const protocol::ServiceModel& model) {
+std::optional<AwsError> apply_configuration(json& config, const json& in,
+                                            const protocol::ServiceModel& model) {
   for (const char* role : {"executionRoleArn", "taskRoleArn"}) {
     if (auto bad = check_role(in, role)) {
       return bad;
@@ -46,7 +48,8 @@ std::optional<AwsError> apply_configuration(json& config, const json& in, const 
     }
   }
   if (in.contains("primaryContainer")) {
-    config["primaryContainer"] = protocol::project_to_shape(model, "ExpressGatewayContainer", in["primaryContainer"]);
+    config["primaryContainer"] =
+        protocol::project_to_shape(model, "ExpressGatewayContainer", in["primaryContainer"]);
   }
   json& container = config["primaryContainer"];
   if (container.value("image", "").empty()) {
@@ -66,7 +69,8 @@ std::optional<AwsError> apply_configuration(json& config, const json& in, const 
   for (const char* key : {"cpu", "memory"}) {
     if (in.contains(key)) {
       const std::string raw = in[key].get<std::string>();
-      const std::string norm = std::string(key) == "cpu" ? normalize_task_cpu(raw) : normalize_task_memory(raw);
+      const std::string norm =
+          std::string(key) == "cpu" ? normalize_task_cpu(raw) : normalize_task_memory(raw);
       if (norm.empty()) {
         return invalid_parameter("Invalid '" + std::string(key) + "' setting: " + raw);
       }
@@ -76,8 +80,8 @@ std::optional<AwsError> apply_configuration(json& config, const json& in, const 
   const long cpu = std::stol(config["cpu"].get<std::string>());
   const long memory = std::stol(config["memory"].get<std::string>());
   if (!fargate_combination_valid(cpu, memory)) {
-    return invalid_parameter("No Fargate configuration exists for given values: " + std::to_string(cpu) + " CPU, " +
-                             std::to_string(memory) + " memory.");
+    return invalid_parameter("No Fargate configuration exists for given values: " + std::to_string(cpu) +
+                             " CPU, " + std::to_string(memory) + " memory.");
   }
   if (in.contains("networkConfiguration")) {
     config["networkConfiguration"] = in["networkConfiguration"];
@@ -165,7 +169,8 @@ Result<json> create_express_gateway_service(EcsContext& ctx, const protocol::Cal
     name = "express-" + ids::hex32().substr(0, 12);
   } else if (!valid_name(name)) {
     return invalid_parameter(
-        "Service name can have up to 255 characters: letters (upper and lower case), numbers, underscores and "
+        "Service name can have up to 255 characters: letters (upper and lower case), numbers, underscores "
+        "and "
         "hyphens.");
   }
   if (auto bad = check_role(in, "infrastructureRoleArn")) {
@@ -176,7 +181,8 @@ Result<json> create_express_gateway_service(EcsContext& ctx, const protocol::Cal
       it != region.express_gateway_services.end() && it->second.status != "INACTIVE") {
     return invalid_parameter("Creation of service was not idempotent.");
   }
-  json config = {{"cpu", kDefaultCpu}, {"memory", kDefaultMemory}, {"healthCheckPath", kDefaultHealthCheckPath}};
+  json config = {
+      {"cpu", kDefaultCpu}, {"memory", kDefaultMemory}, {"healthCheckPath", kDefaultHealthCheckPath}};
   if (auto bad = apply_configuration(config, in, *call.service)) {
     return *bad;
   }
@@ -209,7 +215,8 @@ Result<json> describe_express_gateway_service(EcsContext& ctx, const protocol::C
 Result<json> update_express_gateway_service(EcsContext& ctx, const protocol::Call& call) {
   const json& in = call.input;
   const Scope& scope = call.caller.scope;
-  auto s = find_service(ctx.store.region(scope), scope, in["serviceArn"].get<std::string>(), "ServiceNotFoundException");
+  auto s = find_service(ctx.store.region(scope), scope, in["serviceArn"].get<std::string>(),
+                        "ServiceNotFoundException");
   if (!s) {
     return s.error();
   }
@@ -245,8 +252,8 @@ Result<json> delete_express_gateway_service(EcsContext& ctx, const protocol::Cal
   if ((*s)->status != "ACTIVE") {
     return AwsError::client("ServiceNotActiveException", "Service was not ACTIVE.");
   }
-  // ECS drains the service and makes it INACTIVE once its tasks have stopped; berth runs none, so the drain is
-  // over at once: the answer says DRAINING, every later describe INACTIVE.
+  // ECS drains the service and makes it INACTIVE once its tasks have stopped; berth runs none, so the drain
+  // is over at once: the answer says DRAINING, every later describe INACTIVE.
   (*s)->updated_at = ctx.clock.now_ms();
   json answer = render_service(**s, true, "DRAINING");
   (*s)->status = "INACTIVE";

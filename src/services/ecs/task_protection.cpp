@@ -32,9 +32,10 @@ json protected_task(const state::Task& t, const state::RegionState& region, Time
 }
 
 json not_valid(const state::Task& t) {
-  return {{"arn", t.arn},
-          {"reason", "TASK_NOT_VALID"},
-          {"detail", "Task scale-in protection is only supported for running tasks that belong to a service."}};
+  return {
+      {"arn", t.arn},
+      {"reason", "TASK_NOT_VALID"},
+      {"detail", "Task scale-in protection is only supported for running tasks that belong to a service."}};
 }
 
 Result<json> get_task_protection(EcsContext& ctx, const protocol::Call& call) {
@@ -98,7 +99,8 @@ Result<json> update_task_protection(EcsContext& ctx, const protocol::Call& call)
     }
     // Setting protection again always restarts its clock.
     if (enable) {
-      region.task_protection[t->id] = state::TaskProtection{true, now + static_cast<TimeMs>(minutes) * 60'000};
+      region.task_protection[t->id] =
+          state::TaskProtection{true, now + static_cast<TimeMs>(minutes) * 60'000};
     } else {
       region.task_protection.erase(t->id);
     }
@@ -126,18 +128,22 @@ Result<json> execute_command(EcsContext& ctx, const protocol::Call& call) {
     return invalid_parameter("The container " + container + " does not exist in the task.");
   }
   if (container.empty() && t->containers.size() > 1) {
-    return invalid_parameter("The task has more than one container: name the container to run the command in.");
+    return invalid_parameter(
+        "The task has more than one container: name the container to run the command in.");
   }
-  return AwsError::client("TargetNotConnectedException",
-                          "berth does not support ECS Exec (ExecuteCommand) yet: no Session Manager agent runs in "
-                          "berth's containers. Use `docker exec` with the container's runtimeId instead.");
+  return AwsError::client(
+      "TargetNotConnectedException",
+      "berth does not support ECS Exec (ExecuteCommand) yet: no Session Manager agent runs in "
+      "berth's containers. Use `docker exec` with the container's runtimeId instead.");
 }
 
 }  // namespace
 
 void register_task_protection_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
-  table.add("ecs", "GetTaskProtection", [&ctx](const protocol::Call& c) { return get_task_protection(ctx, c); });
-  table.add("ecs", "UpdateTaskProtection", [&ctx](const protocol::Call& c) { return update_task_protection(ctx, c); });
+  table.add("ecs", "GetTaskProtection",
+            [&ctx](const protocol::Call& c) { return get_task_protection(ctx, c); });
+  table.add("ecs", "UpdateTaskProtection",
+            [&ctx](const protocol::Call& c) { return update_task_protection(ctx, c); });
   table.add("ecs", "ExecuteCommand", [&ctx](const protocol::Call& c) { return execute_command(ctx, c); });
 }
 

@@ -20,25 +20,30 @@ class ContainerInstancesTest : public testing::EcsFixture {
 
   // What the ECS agent sends on first registration.
   json agent_registration(const std::string& instance_id = "i-0abc") {
-    return {{"cluster", "dev"},
-            {"instanceIdentityDocument", identity(instance_id)},
-            {"instanceIdentityDocumentSignature", "c2lnbmF0dXJl"},
-            {"totalResources",
-             {{{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", 2048}},
-              {{"name", "MEMORY"}, {"type", "INTEGER"}, {"integerValue", 3768}},
-              {{"name", "PORTS"}, {"type", "STRINGSET"}, {"stringSetValue", {"22", "2375", "2376", "51678", "51679"}}},
-              {{"name", "PORTS_UDP"}, {"type", "STRINGSET"}, {"stringSetValue", json::array()}}}},
-            {"versionInfo", {{"agentVersion", "1.80.0"}, {"agentHash", "abc123"}, {"dockerVersion", "DockerVersion: 20.10.25"}}},
-            {"attributes",
-             {{{"name", "ecs.capability.privileged-container"}},
-              {{"name", "ecs.os-type"}, {"value", "linux"}},
-              {{"name", "stack"}, {"value", "prod"}}}},
-            {"tags", {{{"key", "team"}, {"value", "core"}}}},
-            {"clientToken", "token-ignored-by-the-model"}};
+    return {
+        {"cluster", "dev"},
+        {"instanceIdentityDocument", identity(instance_id)},
+        {"instanceIdentityDocumentSignature", "c2lnbmF0dXJl"},
+        {"totalResources",
+         {{{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", 2048}},
+          {{"name", "MEMORY"}, {"type", "INTEGER"}, {"integerValue", 3768}},
+          {{"name", "PORTS"},
+           {"type", "STRINGSET"},
+           {"stringSetValue", {"22", "2375", "2376", "51678", "51679"}}},
+          {{"name", "PORTS_UDP"}, {"type", "STRINGSET"}, {"stringSetValue", json::array()}}}},
+        {"versionInfo",
+         {{"agentVersion", "1.80.0"}, {"agentHash", "abc123"}, {"dockerVersion", "DockerVersion: 20.10.25"}}},
+        {"attributes",
+         {{{"name", "ecs.capability.privileged-container"}},
+          {{"name", "ecs.os-type"}, {"value", "linux"}},
+          {{"name", "stack"}, {"value", "prod"}}}},
+        {"tags", {{{"key", "team"}, {"value", "core"}}}},
+        {"clientToken", "token-ignored-by-the-model"}};
   }
 
   std::string register_instance(const std::string& instance_id = "i-0abc") {
-    return ok("RegisterContainerInstance", agent_registration(instance_id))["containerInstance"]["containerInstanceArn"];
+    return ok("RegisterContainerInstance",
+              agent_registration(instance_id))["containerInstance"]["containerInstanceArn"];
   }
 
   static std::string id_of(const std::string& arn) { return arn.substr(arn.rfind('/') + 1); }
@@ -81,7 +86,9 @@ TEST_F(ContainerInstancesTest, RegisterAsTheAgentDoes) {
   EXPECT_EQ(ci["attachments"], json::array());
   const auto* cpu = resource(ci["registeredResources"], "CPU");
   ASSERT_NE(cpu, nullptr);
-  EXPECT_EQ(*cpu, json::parse(R"({"name":"CPU","type":"INTEGER","doubleValue":0.0,"longValue":0,"integerValue":2048})"));
+  EXPECT_EQ(
+      *cpu,
+      json::parse(R"({"name":"CPU","type":"INTEGER","doubleValue":0.0,"longValue":0,"integerValue":2048})"));
   const auto* ports = resource(ci["remainingResources"], "PORTS");
   ASSERT_NE(ports, nullptr);
   EXPECT_EQ((*ports)["stringSetValue"], json({"22", "2375", "2376", "51678", "51679"}));
@@ -116,7 +123,8 @@ TEST_F(ContainerInstancesTest, RegisterWithoutDocumentOrResourcesFillsWhatTheAge
 }
 
 TEST_F(ContainerInstancesTest, RegisterErrors) {
-  expect_error("RegisterContainerInstance", {{"cluster", "nope"}}, "ClusterNotFoundException", "Cluster not found.");
+  expect_error("RegisterContainerInstance", {{"cluster", "nope"}}, "ClusterNotFoundException",
+               "Cluster not found.");
   expect_error("RegisterContainerInstance", {{"cluster", "dev"}, {"instanceIdentityDocument", "{not json"}},
                "InvalidParameterException", "The instance identity document is not valid JSON.");
   expect_error("RegisterContainerInstance",
@@ -126,14 +134,16 @@ TEST_F(ContainerInstancesTest, RegisterErrors) {
                "InvalidParameterException");
   expect_error("RegisterContainerInstance", {{"cluster", "dev"}, {"attributes", {{{"value", "v"}}}}},
                "ValidationException");  // name is required by the model
-  expect_error("RegisterContainerInstance",
-               {{"cluster", "dev"}, {"containerInstanceArn", arn("container-instance/dev/" + std::string(32, 'a'))}},
-               "ClientException");
+  expect_error(
+      "RegisterContainerInstance",
+      {{"cluster", "dev"}, {"containerInstanceArn", arn("container-instance/dev/" + std::string(32, 'a'))}},
+      "ClientException");
 }
 
 TEST_F(ContainerInstancesTest, ReRegistrationKeepsTheArnAndRefusesAnInstanceTypeChange) {
   const std::string arn = register_instance();
-  ok("PutAttributes", {{"cluster", "dev"}, {"attributes", {{{"name", "custom"}, {"value", "1"}, {"targetId", arn}}}}});
+  ok("PutAttributes",
+     {{"cluster", "dev"}, {"attributes", {{{"name", "custom"}, {"value", "1"}, {"targetId", arn}}}}});
   json again = agent_registration();
   again["containerInstanceArn"] = arn;
   again["versionInfo"]["agentVersion"] = "1.81.0";
@@ -157,38 +167,47 @@ TEST_F(ContainerInstancesTest, ReRegistrationKeepsTheArnAndRefusesAnInstanceType
 TEST_F(ContainerInstancesTest, DescribeByIdOrArnWithFailuresAndIncludes) {
   const std::string arn = register_instance();
   auto d = ok("DescribeContainerInstances",
-              {{"cluster", "dev"}, {"containerInstances", {arn, id_of(arn), "ffff", this->arn("container-instance/other/x")}}});
+              {{"cluster", "dev"},
+               {"containerInstances", {arn, id_of(arn), "ffff", this->arn("container-instance/other/x")}}});
   EXPECT_EQ(d["containerInstances"].size(), 2u);
   EXPECT_FALSE(d["containerInstances"][0].contains("tags"));
   EXPECT_FALSE(d["containerInstances"][0].contains("healthStatus"));
   EXPECT_EQ(d["failures"], json::parse(R"([
     {"arn":"arn:aws:ecs:us-east-1:000000000000:container-instance/dev/ffff","reason":"MISSING"},
     {"arn":"arn:aws:ecs:us-east-1:000000000000:container-instance/other/x","reason":"MISSING"}])"));
-  d = ok("DescribeContainerInstances",
-         {{"cluster", "dev"}, {"containerInstances", {arn}}, {"include", {"TAGS", "CONTAINER_INSTANCE_HEALTH"}}});
+  d = ok("DescribeContainerInstances", {{"cluster", "dev"},
+                                        {"containerInstances", {arn}},
+                                        {"include", {"TAGS", "CONTAINER_INSTANCE_HEALTH"}}});
   EXPECT_EQ(d["containerInstances"][0]["tags"], json::parse(R"([{"key":"team","value":"core"}])"));
   EXPECT_EQ(d["containerInstances"][0]["healthStatus"]["overallStatus"], "INSUFFICIENT_DATA");
   // Another cluster does not see it.
   ok("CreateCluster", {{"clusterName", "other"}});
   d = ok("DescribeContainerInstances", {{"cluster", "other"}, {"containerInstances", {id_of(arn)}}});
   EXPECT_TRUE(d["containerInstances"].empty());
-  expect_error("DescribeContainerInstances", {{"cluster", "dev"}, {"containerInstances", json(std::vector<std::string>(101, "x"))}},
+  expect_error("DescribeContainerInstances",
+               {{"cluster", "dev"}, {"containerInstances", json(std::vector<std::string>(101, "x"))}},
                "InvalidParameterException");
   expect_error("DescribeContainerInstances", {{"cluster", "dev"}}, "ValidationException");
 }
 
 TEST_F(ContainerInstancesTest, ResourcesAndCountsFollowTheTasksOnTheInstance) {
   const std::string arn = register_instance();
-  ok("RegisterTaskDefinition",
-     {{"family", "web"},
-      {"containerDefinitions",
-       {{{"name", "app"}, {"image", "busybox"}, {"cpu", 256}, {"memory", 128}, {"memoryReservation", 64},
-         {"portMappings", {{{"containerPort", 80}, {"hostPort", 8080}}, {{"containerPort", 53}, {"hostPort", 5353}, {"protocol", "udp"}}}}}}}});
+  ok("RegisterTaskDefinition", {{"family", "web"},
+                                {"containerDefinitions",
+                                 {{{"name", "app"},
+                                   {"image", "busybox"},
+                                   {"cpu", 256},
+                                   {"memory", 128},
+                                   {"memoryReservation", 64},
+                                   {"portMappings",
+                                    {{{"containerPort", 80}, {"hostPort", 8080}},
+                                     {{"containerPort", 53}, {"hostPort", 5353}, {"protocol", "udp"}}}}}}}});
   auto task = ok("RunTask", {{"cluster", "dev"}, {"taskDefinition", "web"}})["tasks"][0];
   const std::string task_id = id_of(task["taskArn"]);
   // Placement is a later issue: put the task on the instance by hand, as placement will.
   region().container_instances.at(id_of(arn)).task_ids.push_back(task_id);
-  auto ci = ok("DescribeContainerInstances", {{"cluster", "dev"}, {"containerInstances", {arn}}})["containerInstances"][0];
+  auto ci = ok("DescribeContainerInstances",
+               {{"cluster", "dev"}, {"containerInstances", {arn}}})["containerInstances"][0];
   EXPECT_EQ(ci["pendingTasksCount"], 1);
   EXPECT_EQ(ci["runningTasksCount"], 0);
   EXPECT_EQ((*resource(ci["remainingResources"], "CPU"))["integerValue"], 2048 - 256);
@@ -199,21 +218,25 @@ TEST_F(ContainerInstancesTest, ResourcesAndCountsFollowTheTasksOnTheInstance) {
   EXPECT_EQ((*resource(ci["registeredResources"], "CPU"))["integerValue"], 2048);
 
   region().tasks.at(task_id).last_status = state::TaskStatus::kRunning;
-  ci = ok("DescribeContainerInstances", {{"cluster", "dev"}, {"containerInstances", {arn}}})["containerInstances"][0];
+  ci = ok("DescribeContainerInstances",
+          {{"cluster", "dev"}, {"containerInstances", {arn}}})["containerInstances"][0];
   EXPECT_EQ(ci["runningTasksCount"], 1);
   EXPECT_EQ(ci["pendingTasksCount"], 0);
-  EXPECT_EQ(ok("ListContainerInstances", {{"cluster", "dev"}, {"filter", "task:group == family:web"}})["containerInstanceArns"],
+  EXPECT_EQ(ok("ListContainerInstances",
+               {{"cluster", "dev"}, {"filter", "task:group == family:web"}})["containerInstanceArns"],
             json({arn}));
 
   expect_error("DeregisterContainerInstance", {{"cluster", "dev"}, {"containerInstance", arn}},
                "InvalidParameterException", "Found running tasks on the instance.");
   expect_error("DeleteCluster", {{"cluster", "dev"}}, "ClusterContainsContainerInstancesException",
                "The Cluster cannot be deleted while Container Instances are active or draining.");
-  auto gone = ok("DeregisterContainerInstance", {{"cluster", "dev"}, {"containerInstance", arn}, {"force", true}});
+  auto gone =
+      ok("DeregisterContainerInstance", {{"cluster", "dev"}, {"containerInstance", arn}, {"force", true}});
   EXPECT_EQ(gone["containerInstance"]["status"], "INACTIVE");
   EXPECT_EQ(gone["containerInstance"]["agentConnected"], false);
   EXPECT_EQ(gone["containerInstance"]["runningTasksCount"], 0);
-  EXPECT_EQ(ok("DescribeClusters", {{"clusters", {"dev"}}})["clusters"][0]["registeredContainerInstancesCount"], 0);
+  EXPECT_EQ(
+      ok("DescribeClusters", {{"clusters", {"dev"}}})["clusters"][0]["registeredContainerInstancesCount"], 0);
   // Deregistered instances stay describable but are no longer listed.
   auto d = ok("DescribeContainerInstances", {{"cluster", "dev"}, {"containerInstances", {arn}}});
   EXPECT_EQ(d["containerInstances"][0]["status"], "INACTIVE");
@@ -228,18 +251,28 @@ TEST_F(ContainerInstancesTest, ListFiltersByStatusAndQueryAndPaginates) {
     arns.push_back(register_instance("i-" + std::to_string(i)));
   }
   std::sort(arns.begin(), arns.end());
-  ok("UpdateContainerInstancesState", {{"cluster", "dev"}, {"containerInstances", {arns[0]}}, {"status", "DRAINING"}});
+  ok("UpdateContainerInstancesState",
+     {{"cluster", "dev"}, {"containerInstances", {arns[0]}}, {"status", "DRAINING"}});
   EXPECT_EQ(ok("ListContainerInstances", {{"cluster", "dev"}})["containerInstanceArns"].size(), 5u);
-  EXPECT_EQ(ok("ListContainerInstances", {{"cluster", "dev"}, {"status", "DRAINING"}})["containerInstanceArns"],
-            json({arns[0]}));
-  EXPECT_EQ(ok("ListContainerInstances", {{"cluster", "dev"}, {"status", "ACTIVE"}})["containerInstanceArns"].size(), 4u);
-  EXPECT_EQ(ok("ListContainerInstances", {{"cluster", "dev"}, {"filter", "ec2InstanceId in [i-1, i-3]"}})["containerInstanceArns"].size(),
+  EXPECT_EQ(
+      ok("ListContainerInstances", {{"cluster", "dev"}, {"status", "DRAINING"}})["containerInstanceArns"],
+      json({arns[0]}));
+  EXPECT_EQ(ok("ListContainerInstances", {{"cluster", "dev"}, {"status", "ACTIVE"}})["containerInstanceArns"]
+                .size(),
+            4u);
+  EXPECT_EQ(ok("ListContainerInstances",
+               {{"cluster", "dev"}, {"filter", "ec2InstanceId in [i-1, i-3]"}})["containerInstanceArns"]
+                .size(),
             2u);
-  EXPECT_EQ(ok("ListContainerInstances", {{"cluster", "dev"}, {"filter", "attribute:stack == prod and agentVersion >= 1.80.0"}})
-                ["containerInstanceArns"].size(),
+  EXPECT_EQ(ok("ListContainerInstances",
+               {{"cluster", "dev"},
+                {"filter", "attribute:stack == prod and agentVersion >= 1.80.0"}})["containerInstanceArns"]
+                .size(),
             5u);
-  EXPECT_TRUE(ok("ListContainerInstances", {{"cluster", "dev"}, {"filter", "attribute:ecs.instance-type =~ m5.*"}})
-                  ["containerInstanceArns"].empty());
+  EXPECT_TRUE(
+      ok("ListContainerInstances",
+         {{"cluster", "dev"}, {"filter", "attribute:ecs.instance-type =~ m5.*"}})["containerInstanceArns"]
+          .empty());
   expect_error("ListContainerInstances", {{"cluster", "dev"}, {"filter", "attribute:stack === prod"}},
                "InvalidParameterException");
   expect_error("ListContainerInstances", {{"cluster", "dev"}, {"status", "SLEEPING"}}, "ValidationException");
@@ -270,67 +303,99 @@ TEST_F(ContainerInstancesTest, UpdateStateReportsFailures) {
   EXPECT_EQ(out["containerInstances"][0]["version"], 2);
   EXPECT_EQ(out["failures"], json::parse(R"([{"arn":")" + b + R"(","reason":"INACTIVE"},
     {"arn":"arn:aws:ecs:us-east-1:000000000000:container-instance/dev/nope","reason":"MISSING"}])"));
-  out = ok("UpdateContainerInstancesState", {{"cluster", "dev"}, {"containerInstances", {a}}, {"status", "ACTIVE"}});
+  out = ok("UpdateContainerInstancesState",
+           {{"cluster", "dev"}, {"containerInstances", {a}}, {"status", "ACTIVE"}});
   EXPECT_EQ(out["containerInstances"][0]["status"], "ACTIVE");
-  expect_error("UpdateContainerInstancesState", {{"cluster", "dev"}, {"containerInstances", {a}}, {"status", "REGISTERING"}},
+  expect_error("UpdateContainerInstancesState",
+               {{"cluster", "dev"}, {"containerInstances", {a}}, {"status", "REGISTERING"}},
                "InvalidParameterException");
   expect_error("UpdateContainerInstancesState",
-               {{"cluster", "dev"}, {"containerInstances", json(std::vector<std::string>(11, a))}, {"status", "ACTIVE"}},
+               {{"cluster", "dev"},
+                {"containerInstances", json(std::vector<std::string>(11, a))},
+                {"status", "ACTIVE"}},
                "InvalidParameterException");
 }
 
 TEST_F(ContainerInstancesTest, UpdateContainerAgentHasNothingToOffer) {
   const std::string arn = register_instance();
-  expect_error("UpdateContainerAgent", {{"cluster", "dev"}, {"containerInstance", arn}}, "NoUpdateAvailableException",
-               "There is no update available for your container agent.");
-  const std::string bare = ok("RegisterContainerInstance", {{"cluster", "dev"}})["containerInstance"]["containerInstanceArn"];
-  expect_error("UpdateContainerAgent", {{"cluster", "dev"}, {"containerInstance", bare}}, "MissingVersionException");
-  expect_error("UpdateContainerAgent", {{"cluster", "dev"}, {"containerInstance", "nope"}}, "InvalidParameterException");
+  expect_error("UpdateContainerAgent", {{"cluster", "dev"}, {"containerInstance", arn}},
+               "NoUpdateAvailableException", "There is no update available for your container agent.");
+  const std::string bare =
+      ok("RegisterContainerInstance", {{"cluster", "dev"}})["containerInstance"]["containerInstanceArn"];
+  expect_error("UpdateContainerAgent", {{"cluster", "dev"}, {"containerInstance", bare}},
+               "MissingVersionException");
+  expect_error("UpdateContainerAgent", {{"cluster", "dev"}, {"containerInstance", "nope"}},
+               "InvalidParameterException");
 }
 
 TEST_F(ContainerInstancesTest, AgentCallsAreAcknowledged) {
   auto ep = ok("DiscoverPollEndpoint", {{"cluster", "dev"}, {"containerInstance", "x"}});
-  EXPECT_EQ(ep, json::parse(R"({"endpoint":"http://127.0.0.1:4566/","telemetryEndpoint":"http://127.0.0.1:4566/",
+  EXPECT_EQ(ep,
+            json::parse(R"({"endpoint":"http://127.0.0.1:4566/","telemetryEndpoint":"http://127.0.0.1:4566/",
                                "serviceConnectEndpoint":"http://127.0.0.1:4566/"})"));
-  ok("RegisterTaskDefinition", {{"family", "web"}, {"containerDefinitions", {{{"name", "app"}, {"image", "busybox"}, {"memory", 64}}}}});
-  const std::string task = ok("RunTask", {{"cluster", "dev"}, {"taskDefinition", "web"}})["tasks"][0]["taskArn"];
-  EXPECT_EQ(ok("SubmitTaskStateChange", {{"cluster", "dev"}, {"task", task}, {"status", "RUNNING"},
-                                          {"containers", {{{"containerName", "app"}, {"status", "RUNNING"}}}}}),
-            json({{"acknowledgment", "true"}}));
+  ok("RegisterTaskDefinition",
+     {{"family", "web"},
+      {"containerDefinitions", {{{"name", "app"}, {"image", "busybox"}, {"memory", 64}}}}});
+  const std::string task =
+      ok("RunTask", {{"cluster", "dev"}, {"taskDefinition", "web"}})["tasks"][0]["taskArn"];
+  EXPECT_EQ(
+      ok("SubmitTaskStateChange", {{"cluster", "dev"},
+                                   {"task", task},
+                                   {"status", "RUNNING"},
+                                   {"containers", {{{"containerName", "app"}, {"status", "RUNNING"}}}}}),
+      json({{"acknowledgment", "true"}}));
   // Nothing berth learnt from the engine is overwritten by a report.
   EXPECT_EQ(region().tasks.begin()->second.last_status, state::TaskStatus::kProvisioning);
-  EXPECT_EQ(ok("SubmitContainerStateChange", {{"cluster", "dev"}, {"task", task}, {"containerName", "app"}, {"status", "STOPPED"}, {"exitCode", 0}}),
+  EXPECT_EQ(ok("SubmitContainerStateChange", {{"cluster", "dev"},
+                                              {"task", task},
+                                              {"containerName", "app"},
+                                              {"status", "STOPPED"},
+                                              {"exitCode", 0}}),
             json({{"acknowledgment", "true"}}));
   EXPECT_EQ(ok("SubmitAttachmentStateChanges",
-               {{"cluster", "dev"}, {"attachments", {{{"attachmentArn", arn("attachment/abc")}, {"status", "ATTACHED"}}}}}),
+               {{"cluster", "dev"},
+                {"attachments", {{{"attachmentArn", arn("attachment/abc")}, {"status", "ATTACHED"}}}}}),
             json({{"acknowledgment", "true"}}));
   expect_error("SubmitTaskStateChange", {{"cluster", "dev"}, {"task", "ffff"}}, "InvalidParameterException");
-  expect_error("SubmitTaskStateChange", {{"cluster", "dev"}, {"task", task}, {"status", "NAPPING"}}, "InvalidParameterException");
-  expect_error("SubmitTaskStateChange", {{"cluster", "dev"}, {"task", task}, {"containers", {{{"containerName", "ghost"}}}}},
+  expect_error("SubmitTaskStateChange", {{"cluster", "dev"}, {"task", task}, {"status", "NAPPING"}},
+               "InvalidParameterException");
+  expect_error("SubmitTaskStateChange",
+               {{"cluster", "dev"}, {"task", task}, {"containers", {{{"containerName", "ghost"}}}}},
                "InvalidParameterException");
   expect_error("SubmitContainerStateChange", {{"cluster", "nope"}}, "ClusterNotFoundException");
-  expect_error("SubmitAttachmentStateChanges", {{"cluster", "dev"}, {"attachments", {{{"attachmentArn", "nope"}, {"status", "ATTACHED"}}}}},
+  expect_error("SubmitAttachmentStateChanges",
+               {{"cluster", "dev"}, {"attachments", {{{"attachmentArn", "nope"}, {"status", "ATTACHED"}}}}},
                "InvalidParameterException");
 }
 
 TEST_F(ContainerInstancesTest, AttributesPutListDelete) {
   const std::string a = register_instance("i-a");
   const std::string b = register_instance("i-b");
-  auto put = ok("PutAttributes", {{"cluster", "dev"},
-                                  {"attributes",
-                                   {{{"name", "zone"}, {"value", "blue"}, {"targetId", a}},
-                                    {{"name", "zone"}, {"value", "green"}, {"targetType", "container-instance"}, {"targetId", id_of(b)}},
-                                    {{"name", "flag"}, {"targetId", a}}}}});
+  auto put = ok(
+      "PutAttributes",
+      {{"cluster", "dev"},
+       {"attributes",
+        {{{"name", "zone"}, {"value", "blue"}, {"targetId", a}},
+         {{"name", "zone"}, {"value", "green"}, {"targetType", "container-instance"}, {"targetId", id_of(b)}},
+         {{"name", "flag"}, {"targetId", a}}}}});
   EXPECT_EQ(put["attributes"].size(), 3u);
-  auto listed = ok("ListAttributes", {{"cluster", "dev"}, {"targetType", "container-instance"}, {"attributeName", "zone"}});
+  auto listed = ok("ListAttributes",
+                   {{"cluster", "dev"}, {"targetType", "container-instance"}, {"attributeName", "zone"}});
   ASSERT_EQ(listed["attributes"].size(), 2u);
   for (const auto& attr : listed["attributes"]) {
     EXPECT_EQ(attr["targetType"], "container-instance");
     EXPECT_EQ(attr["targetId"], attr["value"] == "blue" ? a : b);
   }
-  listed = ok("ListAttributes", {{"cluster", "dev"}, {"targetType", "container-instance"}, {"attributeName", "zone"}, {"attributeValue", "green"}});
-  EXPECT_EQ(listed["attributes"], json::parse(R"([{"name":"zone","value":"green","targetType":"container-instance","targetId":")" + b + R"("}])"));
-  EXPECT_EQ(ok("ListContainerInstances", {{"cluster", "dev"}, {"filter", "attribute:flag exists"}})["containerInstanceArns"], json({a}));
+  listed = ok("ListAttributes", {{"cluster", "dev"},
+                                 {"targetType", "container-instance"},
+                                 {"attributeName", "zone"},
+                                 {"attributeValue", "green"}});
+  EXPECT_EQ(listed["attributes"],
+            json::parse(R"([{"name":"zone","value":"green","targetType":"container-instance","targetId":")" +
+                        b + R"("}])"));
+  EXPECT_EQ(ok("ListContainerInstances",
+               {{"cluster", "dev"}, {"filter", "attribute:flag exists"}})["containerInstanceArns"],
+            json({a}));
 
   // All of an instance's attributes (built-in included), two per page.
   std::size_t total = 0;
@@ -350,21 +415,33 @@ TEST_F(ContainerInstancesTest, AttributesPutListDelete) {
   EXPECT_EQ(total, expected);
 
   ok("DeleteAttributes", {{"cluster", "dev"}, {"attributes", {{{"name", "zone"}, {"targetId", a}}}}});
-  EXPECT_EQ(ok("ListAttributes", {{"cluster", "dev"}, {"targetType", "container-instance"}, {"attributeName", "zone"}})["attributes"].size(),
-            1u);
+  EXPECT_EQ(
+      ok("ListAttributes",
+         {{"cluster", "dev"}, {"targetType", "container-instance"}, {"attributeName", "zone"}})["attributes"]
+          .size(),
+      1u);
 
-  expect_error("ListAttributes", {{"cluster", "dev"}, {"targetType", "container-instance"}, {"attributeValue", "x"}},
+  expect_error("ListAttributes",
+               {{"cluster", "dev"}, {"targetType", "container-instance"}, {"attributeValue", "x"}},
                "InvalidParameterException");
   expect_error("ListAttributes", {{"cluster", "dev"}}, "ValidationException");
-  expect_error("PutAttributes", {{"cluster", "dev"}, {"attributes", {{{"name", "x"}, {"targetId", "ffff"}, {"targetType", "container-instance"}}}}},
-               "TargetNotFoundException");
-  expect_error("PutAttributes", {{"cluster", "dev"}, {"attributes", {{{"name", "x"}, {"targetId", id_of(a)}}}}},
+  expect_error(
+      "PutAttributes",
+      {{"cluster", "dev"},
+       {"attributes", {{{"name", "x"}, {"targetId", "ffff"}, {"targetType", "container-instance"}}}}},
+      "TargetNotFoundException");
+  expect_error("PutAttributes",
+               {{"cluster", "dev"}, {"attributes", {{{"name", "x"}, {"targetId", id_of(a)}}}}},
                "InvalidParameterException");  // a short id needs targetType
-  expect_error("PutAttributes", {{"cluster", "dev"}, {"attributes", {{{"name", "x"}, {"value", " padded"}, {"targetId", a}}}}},
+  expect_error("PutAttributes",
+               {{"cluster", "dev"}, {"attributes", {{{"name", "x"}, {"value", " padded"}, {"targetId", a}}}}},
                "InvalidParameterException");
-  expect_error("PutAttributes", {{"cluster", "dev"}, {"attributes", {{{"name", std::string(129, 'n')}, {"targetId", a}}}}},
+  expect_error("PutAttributes",
+               {{"cluster", "dev"}, {"attributes", {{{"name", std::string(129, 'n')}, {"targetId", a}}}}},
                "InvalidParameterException");
-  expect_error("DeleteAttributes", {{"cluster", "dev"}, {"attributes", {{{"name", "x"}, {"targetId", arn("container-instance/dev/ffff")}}}}},
+  expect_error("DeleteAttributes",
+               {{"cluster", "dev"},
+                {"attributes", {{{"name", "x"}, {"targetId", arn("container-instance/dev/ffff")}}}}},
                "TargetNotFoundException");
 }
 
@@ -377,11 +454,13 @@ TEST_F(ContainerInstancesTest, TenCustomAttributesPerInstance) {
   }
   ok("PutAttributes", {{"cluster", "dev"}, {"attributes", attrs}});
   const auto before = region().container_instances.begin()->second.attributes;
-  expect_error("PutAttributes", {{"cluster", "dev"}, {"attributes", {{{"name", "one-too-many"}, {"targetId", a}}}}},
+  expect_error("PutAttributes",
+               {{"cluster", "dev"}, {"attributes", {{{"name", "one-too-many"}, {"targetId", a}}}}},
                "AttributeLimitExceededException");
   EXPECT_EQ(region().container_instances.begin()->second.attributes, before);  // nothing applied
   // Replacing an existing attribute's value is not a new attribute.
-  ok("PutAttributes", {{"cluster", "dev"}, {"attributes", {{{"name", "c0"}, {"value", "v"}, {"targetId", a}}}}});
+  ok("PutAttributes",
+     {{"cluster", "dev"}, {"attributes", {{{"name", "c0"}, {"value", "v"}, {"targetId", a}}}}});
   attrs.clear();
   for (int i = 0; i < 11; ++i) {
     attrs.push_back({{"name", "x" + std::to_string(i)}, {"targetId", a}});

@@ -10,7 +10,8 @@ class DaemonsTest : public testing::EcsFixture {
     cp_ = arn("capacity-provider/managed");
   }
 
-  std::string register_daemon_td(const std::string& family = "agent", const std::string& image = "monitor:1") {
+  std::string register_daemon_td(const std::string& family = "agent",
+                                 const std::string& image = "monitor:1") {
     return ok("RegisterDaemonTaskDefinition",
               {{"family", family},
                {"cpu", "0.25 vCPU"},
@@ -49,20 +50,24 @@ TEST_F(DaemonsTest, DaemonTaskDefinitionsRegisterDescribeListDelete) {
   EXPECT_EQ(d["registeredAt"], to_epoch_seconds(clock_.now_ms()));
   EXPECT_EQ(d["registeredBy"], "arn:aws:iam::000000000000:root");
   EXPECT_FALSE(d.contains("tags"));
-  EXPECT_EQ(ok("DescribeDaemonTaskDefinition", {{"daemonTaskDefinition", a1}})["daemonTaskDefinition"]["revision"], 1);
+  EXPECT_EQ(
+      ok("DescribeDaemonTaskDefinition", {{"daemonTaskDefinition", a1}})["daemonTaskDefinition"]["revision"],
+      1);
 
   auto l = ok("ListDaemonTaskDefinitions", json::object())["daemonTaskDefinitions"];
   ASSERT_EQ(l.size(), 3u);
   EXPECT_EQ(l[0]["arn"], a1);
   EXPECT_EQ(l[0]["status"], "ACTIVE");
   EXPECT_EQ(l[0]["registeredBy"], "arn:aws:iam::000000000000:root");
-  l = ok("ListDaemonTaskDefinitions", {{"family", "agent"}, {"revision", "LAST_REGISTERED"}})["daemonTaskDefinitions"];
+  l = ok("ListDaemonTaskDefinitions",
+         {{"family", "agent"}, {"revision", "LAST_REGISTERED"}})["daemonTaskDefinitions"];
   ASSERT_EQ(l.size(), 1u);
   EXPECT_EQ(l[0]["arn"], a2);
   l = ok("ListDaemonTaskDefinitions", {{"sort", "DESC"}})["daemonTaskDefinitions"];
   EXPECT_EQ(l[0]["arn"], arn("daemon-task-definition/logs:1"));
 
-  EXPECT_EQ(ok("DeleteDaemonTaskDefinition", {{"daemonTaskDefinition", "agent:1"}})["daemonTaskDefinitionArn"], a1);
+  EXPECT_EQ(
+      ok("DeleteDaemonTaskDefinition", {{"daemonTaskDefinition", "agent:1"}})["daemonTaskDefinitionArn"], a1);
   expect_error("DeleteDaemonTaskDefinition", {{"daemonTaskDefinition", "agent:1"}}, "ClientException");
   l = ok("ListDaemonTaskDefinitions", {{"status", "DELETE_IN_PROGRESS"}})["daemonTaskDefinitions"];
   ASSERT_EQ(l.size(), 1u);
@@ -82,24 +87,30 @@ TEST_F(DaemonsTest, DaemonTaskDefinitionsRegisterDescribeListDelete) {
 }
 
 TEST_F(DaemonsTest, DaemonTaskDefinitionBadInput) {
-  expect_error("RegisterDaemonTaskDefinition", {{"family", "bad family"}, {"containerDefinitions", {{{"name", "a"}, {"image", "i"}}}}},
-               "ClientException", "Family contains invalid characters.");
-  expect_error("RegisterDaemonTaskDefinition", {{"family", "f"}, {"containerDefinitions", {{{"image", "i"}}}}}, "ClientException");
   expect_error("RegisterDaemonTaskDefinition",
-               {{"family", "f"}, {"containerDefinitions", {{{"name", "a"}, {"image", "i"}}, {{"name", "a"}, {"image", "i"}}}}},
+               {{"family", "bad family"}, {"containerDefinitions", {{{"name", "a"}, {"image", "i"}}}}},
+               "ClientException", "Family contains invalid characters.");
+  expect_error("RegisterDaemonTaskDefinition",
+               {{"family", "f"}, {"containerDefinitions", {{{"image", "i"}}}}}, "ClientException");
+  expect_error("RegisterDaemonTaskDefinition",
+               {{"family", "f"},
+                {"containerDefinitions", {{{"name", "a"}, {"image", "i"}}, {{"name", "a"}, {"image", "i"}}}}},
                "ClientException", "Duplicate container names are not allowed.");
   expect_error("RegisterDaemonTaskDefinition", {{"family", "f"}, {"containerDefinitions", {{{"name", "a"}}}}},
                "ValidationException");  // image is required by the model
-  expect_error("RegisterDaemonTaskDefinition", {{"family", "f"}, {"cpu", "lots"}, {"containerDefinitions", {{{"name", "a"}, {"image", "i"}}}}},
-               "ClientException");
+  expect_error(
+      "RegisterDaemonTaskDefinition",
+      {{"family", "f"}, {"cpu", "lots"}, {"containerDefinitions", {{{"name", "a"}, {"image", "i"}}}}},
+      "ClientException");
   expect_error("DescribeDaemonTaskDefinition", {{"daemonTaskDefinition", "ghost"}}, "ClientException");
 }
 
 TEST_F(DaemonsTest, CreateDescribeUpdateDelete) {
   const std::string td1 = register_daemon_td("agent", "monitor:1");
-  auto created = create("monitor", td1, {{"deploymentConfiguration", {{"drainPercent", 10.0}, {"bakeTimeInMinutes", 5}}},
-                                         {"tags", {{{"key", "a"}, {"value", "b"}}}},
-                                         {"propagateTags", "DAEMON"}});
+  auto created = create("monitor", td1,
+                        {{"deploymentConfiguration", {{"drainPercent", 10.0}, {"bakeTimeInMinutes", 5}}},
+                         {"tags", {{{"key", "a"}, {"value", "b"}}}},
+                         {"propagateTags", "DAEMON"}});
   const std::string daemon = created["daemonArn"];
   EXPECT_EQ(daemon, arn("daemon/dev/monitor"));
   EXPECT_EQ(created["status"], "ACTIVE");
@@ -115,7 +126,8 @@ TEST_F(DaemonsTest, CreateDescribeUpdateDelete) {
   ASSERT_EQ(d["currentRevisions"].size(), 1u);
   const std::string rev1 = d["currentRevisions"][0]["arn"];
   EXPECT_TRUE(rev1.starts_with(arn("daemon-revision/dev/monitor/")));
-  EXPECT_EQ(d["currentRevisions"][0]["capacityProviders"], json::parse(R"([{"arn":")" + cp_ + R"(","runningCount":0}])"));
+  EXPECT_EQ(d["currentRevisions"][0]["capacityProviders"],
+            json::parse(R"([{"arn":")" + cp_ + R"(","runningCount":0}])"));
   EXPECT_EQ(d["currentRevisions"][0]["totalRunningCount"], 0);
 
   auto deps = ok("DescribeDaemonDeployments", {{"daemonDeploymentArns", {dep1, dep1 + "x"}}});
@@ -140,7 +152,9 @@ TEST_F(DaemonsTest, CreateDescribeUpdateDelete) {
 
   clock_.advance_ms(1000);
   const std::string td2 = register_daemon_td("agent", "monitor:2");
-  auto updated = ok("UpdateDaemon", {{"daemonArn", daemon}, {"daemonTaskDefinitionArn", td2}, {"capacityProviderArns", {cp_}},
+  auto updated = ok("UpdateDaemon", {{"daemonArn", daemon},
+                                     {"daemonTaskDefinitionArn", td2},
+                                     {"capacityProviderArns", {cp_}},
                                      {"enableExecuteCommand", true}});
   EXPECT_EQ(updated["updatedAt"], to_epoch_seconds(clock_.now_ms()));
   const std::string dep2 = updated["deploymentArn"];
@@ -154,10 +168,14 @@ TEST_F(DaemonsTest, CreateDescribeUpdateDelete) {
   EXPECT_EQ(listed[0]["daemonDeploymentArn"], dep2);  // newest first
   EXPECT_EQ(listed[1]["daemonDeploymentArn"], dep1);
   EXPECT_EQ(listed[0]["targetDaemonRevisionArn"], dep2_doc["targetDaemonRevision"]["arn"]);
-  EXPECT_EQ(ok("ListDaemonDeployments", {{"daemonArn", daemon}, {"createdAt", {{"before", to_epoch_seconds(clock_.now_ms())}}}})
-                ["daemonDeployments"].size(),
+  EXPECT_EQ(ok("ListDaemonDeployments",
+               {{"daemonArn", daemon},
+                {"createdAt", {{"before", to_epoch_seconds(clock_.now_ms())}}}})["daemonDeployments"]
+                .size(),
             1u);
-  EXPECT_TRUE(ok("ListDaemonDeployments", {{"daemonArn", daemon}, {"status", {"ROLLBACK_FAILED"}}})["daemonDeployments"].empty());
+  EXPECT_TRUE(ok("ListDaemonDeployments",
+                 {{"daemonArn", daemon}, {"status", {"ROLLBACK_FAILED"}}})["daemonDeployments"]
+                  .empty());
   auto page = ok("ListDaemonDeployments", {{"daemonArn", daemon}, {"maxResults", 1}});
   EXPECT_EQ(page["daemonDeployments"].size(), 1u);
   EXPECT_TRUE(page.contains("nextToken"));
@@ -165,13 +183,16 @@ TEST_F(DaemonsTest, CreateDescribeUpdateDelete) {
   auto summaries = ok("ListDaemons", {{"clusterArn", arn("cluster/dev")}})["daemonSummariesList"];
   ASSERT_EQ(summaries.size(), 1u);
   EXPECT_EQ(summaries[0]["daemonArn"], daemon);
-  EXPECT_TRUE(ok("ListDaemons", {{"capacityProviderArns", {arn("capacity-provider/other")}}})["daemonSummariesList"].empty());
+  EXPECT_TRUE(
+      ok("ListDaemons", {{"capacityProviderArns", {arn("capacity-provider/other")}}})["daemonSummariesList"]
+          .empty());
 
   auto deleted = ok("DeleteDaemon", {{"daemonArn", daemon}});
   EXPECT_EQ(deleted["status"], "DELETE_IN_PROGRESS");
   EXPECT_EQ(ok("DescribeDaemon", {{"daemonArn", daemon}})["daemon"]["status"], "DELETE_IN_PROGRESS");
   expect_error("DeleteDaemon", {{"daemonArn", daemon}}, "DaemonNotActiveException");
-  expect_error("UpdateDaemon", {{"daemonArn", daemon}, {"daemonTaskDefinitionArn", td2}, {"capacityProviderArns", {cp_}}},
+  expect_error("UpdateDaemon",
+               {{"daemonArn", daemon}, {"daemonTaskDefinitionArn", td2}, {"capacityProviderArns", {cp_}}},
                "DaemonNotActiveException");
 }
 
@@ -180,29 +201,42 @@ TEST_F(DaemonsTest, CreateIsIdempotentOnlyWithTheSameClientToken) {
   auto first = create("d", td, {{"clientToken", "tok-1"}});
   auto again = create("d", td, {{"clientToken", "tok-1"}});
   EXPECT_EQ(first, again);
-  expect_error("CreateDaemon", {{"daemonName", "d"}, {"clusterArn", arn("cluster/dev")}, {"daemonTaskDefinitionArn", td},
-                                {"capacityProviderArns", {cp_}}, {"clientToken", "tok-2"}},
+  expect_error("CreateDaemon",
+               {{"daemonName", "d"},
+                {"clusterArn", arn("cluster/dev")},
+                {"daemonTaskDefinitionArn", td},
+                {"capacityProviderArns", {cp_}},
+                {"clientToken", "tok-2"}},
                "InvalidParameterException");
 }
 
 TEST_F(DaemonsTest, BadInput) {
   const std::string td = register_daemon_td();
   auto body = [&](const json& change) {
-    json b = {{"daemonName", "d"}, {"clusterArn", arn("cluster/dev")}, {"daemonTaskDefinitionArn", td}, {"capacityProviderArns", {cp_}}};
+    json b = {{"daemonName", "d"},
+              {"clusterArn", arn("cluster/dev")},
+              {"daemonTaskDefinitionArn", td},
+              {"capacityProviderArns", {cp_}}};
     b.update(change);
     return b;
   };
   expect_error("CreateDaemon", body({{"daemonName", "bad name"}}), "InvalidParameterException");
-  expect_error("CreateDaemon", body({{"clusterArn", arn("cluster/nope")}}), "ClusterNotFoundException", "Cluster not found.");
-  expect_error("CreateDaemon", body({{"daemonTaskDefinitionArn", arn("daemon-task-definition/ghost:1")}}), "ClientException");
+  expect_error("CreateDaemon", body({{"clusterArn", arn("cluster/nope")}}), "ClusterNotFoundException",
+               "Cluster not found.");
+  expect_error("CreateDaemon", body({{"daemonTaskDefinitionArn", arn("daemon-task-definition/ghost:1")}}),
+               "ClientException");
   expect_error("CreateDaemon", body({{"capacityProviderArns", json::array()}}), "InvalidParameterException");
   expect_error("CreateDaemon", body({{"capacityProviderArns", {"not-an-arn"}}}), "InvalidParameterException");
   expect_error("CreateDaemon", body({{"clientToken", std::string(37, 'x')}}), "InvalidParameterException");
-  expect_error("CreateDaemon", body({{"deploymentConfiguration", {{"drainPercent", 101.0}}}}), "ValidationException");
+  expect_error("CreateDaemon", body({{"deploymentConfiguration", {{"drainPercent", 101.0}}}}),
+               "ValidationException");
   ok("DeleteDaemonTaskDefinition", {{"daemonTaskDefinition", td}});
   expect_error("CreateDaemon", body(json::object()), "ClientException");
   expect_error("DescribeDaemon", {{"daemonArn", arn("daemon/dev/ghost")}}, "DaemonNotFoundException");
-  expect_error("UpdateDaemon", {{"daemonArn", arn("daemon/dev/ghost")}, {"daemonTaskDefinitionArn", td}, {"capacityProviderArns", {cp_}}},
+  expect_error("UpdateDaemon",
+               {{"daemonArn", arn("daemon/dev/ghost")},
+                {"daemonTaskDefinitionArn", td},
+                {"capacityProviderArns", {cp_}}},
                "DaemonNotFoundException");
   expect_error("ListDaemonDeployments", {{"daemonArn", arn("daemon/dev/ghost")}}, "ClientException");
   expect_error("ListDaemons", {{"clusterArn", "nope"}}, "ClusterNotFoundException");

@@ -44,7 +44,10 @@ TEST_F(ExpressGatewayTest, CreateFillsTheDocumentedDefaults) {
   d.erase("tags");
   s.erase("tags");
   EXPECT_EQ(d, s);
-  EXPECT_EQ(ok("DescribeExpressGatewayService", {{"serviceArn", s["serviceArn"]}, {"include", {"TAGS"}}})["service"]["tags"].size(), 1u);
+  EXPECT_EQ(ok("DescribeExpressGatewayService",
+               {{"serviceArn", s["serviceArn"]}, {"include", {"TAGS"}}})["service"]["tags"]
+                .size(),
+            1u);
 }
 
 TEST_F(ExpressGatewayTest, NameIsGeneratedWhenMissing) {
@@ -57,13 +60,15 @@ TEST_F(ExpressGatewayTest, NameIsGeneratedWhenMissing) {
 }
 
 TEST_F(ExpressGatewayTest, UpdateMakesANewRevisionAndDeployment) {
-  auto s = create({{"cpu", "1 vCPU"}, {"memory", "2GB"}, {"scalingTarget", {{"minTaskCount", 1}, {"maxTaskCount", 4}}}});
+  auto s = create(
+      {{"cpu", "1 vCPU"}, {"memory", "2GB"}, {"scalingTarget", {{"minTaskCount", 1}, {"maxTaskCount", 4}}}});
   EXPECT_EQ(s["activeConfigurations"][0]["cpu"], "1024");
   clock_.advance_ms(5000);
-  auto u = ok("UpdateExpressGatewayService", {{"serviceArn", s["serviceArn"]},
-                                              {"healthCheckPath", "/health"},
-                                              {"primaryContainer", {{"image", "nginx:1.28"}, {"containerPort", 8080}}},
-                                              {"scalingTarget", {{"maxTaskCount", 8}}}})["service"];
+  auto u = ok("UpdateExpressGatewayService",
+              {{"serviceArn", s["serviceArn"]},
+               {"healthCheckPath", "/health"},
+               {"primaryContainer", {{"image", "nginx:1.28"}, {"containerPort", 8080}}},
+               {"scalingTarget", {{"maxTaskCount", 8}}}})["service"];
   EXPECT_EQ(u["serviceArn"], s["serviceArn"]);
   EXPECT_EQ(u["cluster"], "default");
   EXPECT_EQ(u["status"]["statusCode"], "ACTIVE");
@@ -84,9 +89,12 @@ TEST_F(ExpressGatewayTest, DeleteDrainsAndThenIsInactive) {
   auto s = create();
   auto del = ok("DeleteExpressGatewayService", {{"serviceArn", s["serviceArn"]}})["service"];
   EXPECT_EQ(del["status"]["statusCode"], "DRAINING");
-  EXPECT_EQ(ok("DescribeExpressGatewayService", {{"serviceArn", s["serviceArn"]}})["service"]["status"]["statusCode"], "INACTIVE");
+  EXPECT_EQ(ok("DescribeExpressGatewayService",
+               {{"serviceArn", s["serviceArn"]}})["service"]["status"]["statusCode"],
+            "INACTIVE");
   expect_error("DeleteExpressGatewayService", {{"serviceArn", s["serviceArn"]}}, "ServiceNotActiveException");
-  expect_error("UpdateExpressGatewayService", {{"serviceArn", s["serviceArn"]}, {"cpu", "512"}}, "ServiceNotActiveException");
+  expect_error("UpdateExpressGatewayService", {{"serviceArn", s["serviceArn"]}, {"cpu", "512"}},
+               "ServiceNotActiveException");
   // The name is free again.
   create();
 }
@@ -103,19 +111,27 @@ TEST_F(ExpressGatewayTest, BadInput) {
   };
   expect_error("CreateExpressGatewayService", body({{"serviceName", "web"}}), "InvalidParameterException",
                "Creation of service was not idempotent.");
-  expect_error("CreateExpressGatewayService", body({{"serviceName", "bad name"}}), "InvalidParameterException");
+  expect_error("CreateExpressGatewayService", body({{"serviceName", "bad name"}}),
+               "InvalidParameterException");
   expect_error("CreateExpressGatewayService", body({{"cluster", "nope"}}), "ClusterNotFoundException");
-  expect_error("CreateExpressGatewayService", body({{"infrastructureRoleArn", "infra"}}), "InvalidParameterException");
-  expect_error("CreateExpressGatewayService", body({{"cpu", "256"}, {"memory", "4096"}}), "InvalidParameterException");
-  expect_error("CreateExpressGatewayService", body({{"healthCheckPath", "health"}}), "InvalidParameterException");
-  expect_error("CreateExpressGatewayService", body({{"primaryContainer", {{"image", "nginx"}, {"containerPort", 70000}}}}),
+  expect_error("CreateExpressGatewayService", body({{"infrastructureRoleArn", "infra"}}),
                "InvalidParameterException");
-  expect_error("CreateExpressGatewayService", body({{"scalingTarget", {{"minTaskCount", 5}, {"maxTaskCount", 2}}}}),
+  expect_error("CreateExpressGatewayService", body({{"cpu", "256"}, {"memory", "4096"}}),
                "InvalidParameterException");
-  expect_error("CreateExpressGatewayService", body({{"primaryContainer", {{"containerPort", 80}}}}), "ValidationException");
-  expect_error("DescribeExpressGatewayService", {{"serviceArn", arn("service/default/ghost")}}, "ResourceNotFoundException",
-               "Service not found.");
-  expect_error("UpdateExpressGatewayService", {{"serviceArn", arn("service/default/ghost")}}, "ServiceNotFoundException");
+  expect_error("CreateExpressGatewayService", body({{"healthCheckPath", "health"}}),
+               "InvalidParameterException");
+  expect_error("CreateExpressGatewayService",
+               body({{"primaryContainer", {{"image", "nginx"}, {"containerPort", 70000}}}}),
+               "InvalidParameterException");
+  expect_error("CreateExpressGatewayService",
+               body({{"scalingTarget", {{"minTaskCount", 5}, {"maxTaskCount", 2}}}}),
+               "InvalidParameterException");
+  expect_error("CreateExpressGatewayService", body({{"primaryContainer", {{"containerPort", 80}}}}),
+               "ValidationException");
+  expect_error("DescribeExpressGatewayService", {{"serviceArn", arn("service/default/ghost")}},
+               "ResourceNotFoundException", "Service not found.");
+  expect_error("UpdateExpressGatewayService", {{"serviceArn", arn("service/default/ghost")}},
+               "ServiceNotFoundException");
   expect_error("DeleteExpressGatewayService", {{"serviceArn", "web"}}, "InvalidParameterException");
 }
 

@@ -1,8 +1,8 @@
 #include <functional>
 #include <set>
 
-#include "ecs_fixture.hpp"
 #include <berth/protocol/model.hpp>
+#include "ecs_fixture.hpp"
 
 namespace berth::services {
 namespace {
@@ -65,9 +65,15 @@ json every_container_field() {
 
 // Every member of RegisterTaskDefinition's input.
 json every_task_field() {
-  json sidecar = {{"name", "sidecar"},      {"image", "busybox"},          {"cpu", 0},
-                  {"memory", 64},           {"essential", false},          {"portMappings", json::array()},
-                  {"environment", json::array()}, {"mountPoints", json::array()}, {"volumesFrom", json::array()}};
+  json sidecar = {{"name", "sidecar"},
+                  {"image", "busybox"},
+                  {"cpu", 0},
+                  {"memory", 64},
+                  {"essential", false},
+                  {"portMappings", json::array()},
+                  {"environment", json::array()},
+                  {"mountPoints", json::array()},
+                  {"volumesFrom", json::array()}};
   json in = json::parse(R"({
     "family": "everything",
     "taskRoleArn": "arn:aws:iam::000000000000:role/task",
@@ -122,8 +128,8 @@ TEST_F(TaskDefinitionFieldsTest, SampleCoversEveryMemberOfTheModel) {
   for (const auto& m : members_of("ContainerDefinition")) {
     EXPECT_TRUE(container.contains(m)) << "the sample container definition lacks " << m;
   }
-  for (const char* shape : {"HostVolumeProperties", "DockerVolumeConfiguration", "EFSVolumeConfiguration", "LinuxParameters",
-                            "PortMapping", "LogConfiguration", "HealthCheck"}) {
+  for (const char* shape : {"HostVolumeProperties", "DockerVolumeConfiguration", "EFSVolumeConfiguration",
+                            "LinuxParameters", "PortMapping", "LogConfiguration", "HealthCheck"}) {
     std::set<std::string> seen;
     std::function<void(const json&)> walk = [&](const json& j) {
       if (j.is_object()) {
@@ -160,26 +166,30 @@ TEST_F(TaskDefinitionFieldsTest, EveryFieldRoundTripsThroughRegisterAndDescribe)
 
   EXPECT_EQ(registered["taskDefinition"], expected);
   auto described = ok("DescribeTaskDefinition", {{"taskDefinition", "everything:1"}, {"include", {"TAGS"}}});
-  EXPECT_EQ(described["taskDefinition"], expected) << "diff: " << json::diff(expected, described["taskDefinition"]).dump();
+  EXPECT_EQ(described["taskDefinition"], expected)
+      << "diff: " << json::diff(expected, described["taskDefinition"]).dump();
   EXPECT_EQ(described["tags"], in["tags"]);
   EXPECT_FALSE(ok("DescribeTaskDefinition", {{"taskDefinition", "everything"}}).contains("tags"));
 }
 
 TEST_F(TaskDefinitionFieldsTest, MembersTheModelDoesNotHaveAreNotStored) {
-  auto out = ok("RegisterTaskDefinition",
-                {{"family", "f"},
-                 {"notAMember", 1},
-                 {"containerDefinitions", {{{"name", "a"}, {"image", "i"}, {"memory", 64}, {"madeUp", true}}}}});
+  auto out =
+      ok("RegisterTaskDefinition",
+         {{"family", "f"},
+          {"notAMember", 1},
+          {"containerDefinitions", {{{"name", "a"}, {"image", "i"}, {"memory", 64}, {"madeUp", true}}}}});
   EXPECT_FALSE(out["taskDefinition"].contains("notAMember"));
   EXPECT_FALSE(out["taskDefinition"]["containerDefinitions"][0].contains("madeUp"));
 }
 
 TEST_F(TaskDefinitionFieldsTest, DeleteTaskDefinitionsOnlyInactiveRevisions) {
   for (int i = 0; i < 3; ++i) {
-    ok("RegisterTaskDefinition", {{"family", "web"}, {"containerDefinitions", {{{"name", "a"}, {"image", "i"}, {"memory", 64}}}}});
+    ok("RegisterTaskDefinition",
+       {{"family", "web"}, {"containerDefinitions", {{{"name", "a"}, {"image", "i"}, {"memory", 64}}}}});
   }
   ok("DeregisterTaskDefinition", {{"taskDefinition", "web:1"}});
-  auto out = ok("DeleteTaskDefinitions", {{"taskDefinitions", {"web:1", arn("task-definition/web:2"), "web:9", "ghost:1"}}});
+  auto out = ok("DeleteTaskDefinitions",
+                {{"taskDefinitions", {"web:1", arn("task-definition/web:2"), "web:9", "ghost:1"}}});
   ASSERT_EQ(out["taskDefinitions"].size(), 1u);
   EXPECT_EQ(out["taskDefinitions"][0]["taskDefinitionArn"], arn("task-definition/web:1"));
   EXPECT_EQ(out["taskDefinitions"][0]["status"], "DELETE_IN_PROGRESS");
@@ -196,7 +206,9 @@ TEST_F(TaskDefinitionFieldsTest, DeleteTaskDefinitionsOnlyInactiveRevisions) {
   EXPECT_EQ(ok("ListTaskDefinitions", {{"status", "DELETE_IN_PROGRESS"}})["taskDefinitionArns"],
             json({arn("task-definition/web:1")}));
   EXPECT_TRUE(ok("ListTaskDefinitions", {{"status", "INACTIVE"}})["taskDefinitionArns"].empty());
-  auto r = ok("RegisterTaskDefinition", {{"family", "web"}, {"containerDefinitions", {{{"name", "a"}, {"image", "i"}, {"memory", 64}}}}});
+  auto r =
+      ok("RegisterTaskDefinition",
+         {{"family", "web"}, {"containerDefinitions", {{{"name", "a"}, {"image", "i"}, {"memory", 64}}}}});
   EXPECT_EQ(r["taskDefinition"]["revision"], 4);
   // Deleting it again is no change.
   out = ok("DeleteTaskDefinitions", {{"taskDefinitions", {"web:1"}}});
@@ -211,14 +223,15 @@ TEST_F(TaskDefinitionFieldsTest, DeleteTaskDefinitionsOnlyInactiveRevisions) {
 TEST_F(TaskDefinitionFieldsTest, ListFiltersAndSort) {
   for (const char* family : {"b", "a", "ab"}) {
     for (int i = 0; i < 2; ++i) {
-      ok("RegisterTaskDefinition", {{"family", family}, {"containerDefinitions", {{{"name", "c"}, {"image", "i"}, {"memory", 64}}}}});
+      ok("RegisterTaskDefinition",
+         {{"family", family}, {"containerDefinitions", {{{"name", "c"}, {"image", "i"}, {"memory", 64}}}}});
     }
   }
   ok("DeregisterTaskDefinition", {{"taskDefinition", "b:1"}});
   ok("DeregisterTaskDefinition", {{"taskDefinition", "b:2"}});
   auto l = ok("ListTaskDefinitions", json::object());
-  EXPECT_EQ(l["taskDefinitionArns"], json({arn("task-definition/a:1"), arn("task-definition/a:2"), arn("task-definition/ab:1"),
-                                           arn("task-definition/ab:2")}));
+  EXPECT_EQ(l["taskDefinitionArns"], json({arn("task-definition/a:1"), arn("task-definition/a:2"),
+                                           arn("task-definition/ab:1"), arn("task-definition/ab:2")}));
   l = ok("ListTaskDefinitions", {{"sort", "DESC"}, {"familyPrefix", "a"}});
   EXPECT_EQ(l["taskDefinitionArns"], json({arn("task-definition/a:2"), arn("task-definition/a:1")}));
   EXPECT_EQ(ok("ListTaskDefinitions", {{"status", "INACTIVE"}})["taskDefinitionArns"].size(), 2u);

@@ -137,7 +137,8 @@ TEST_F(ClusterQueryTest, MalformedExpressionsAreInvalidParameter) {
   EXPECT_NE(parse_error("attribute:stack == dev and").find("expected an expression"), std::string::npos);
   EXPECT_NE(parse_error("attribute:stack == 'dev").find("unterminated"), std::string::npos);
   EXPECT_NE(parse_error("agentConnected > 1").find("cannot be used with agentConnected"), std::string::npos);
-  EXPECT_NE(parse_error("runningTasksCount == many").find("not a valid runningTasksCount"), std::string::npos);
+  EXPECT_NE(parse_error("runningTasksCount == many").find("not a valid runningTasksCount"),
+            std::string::npos);
   EXPECT_NE(parse_error("registeredAt < yesterday").find("not a valid registeredAt date"), std::string::npos);
   EXPECT_NE(parse_error("attribute:x =~ (").find("not a valid regular expression"), std::string::npos);
   EXPECT_NE(parse_error("attribute: == x").find("unknown subject"), std::string::npos);
@@ -145,7 +146,8 @@ TEST_F(ClusterQueryTest, MalformedExpressionsAreInvalidParameter) {
   std::string deep(100, '(');
   EXPECT_NE(parse_error(deep + "runningTasksCount == 1" + std::string(100, ')')).find("nested too deeply"),
             std::string::npos);
-  EXPECT_NE(parse_error("attribute:stack == dev attribute:stack == prod").find("unexpected"), std::string::npos);
+  EXPECT_NE(parse_error("attribute:stack == dev attribute:stack == prod").find("unexpected"),
+            std::string::npos);
 }
 
 TEST_F(ClusterQueryTest, MessagesSayWhere) {
