@@ -296,6 +296,8 @@ Result<std::uint16_t> App::start() {
   if (!port) {
     return port;
   }
+  d.ecs->self_url = "http://" + (d.config.listen == "0.0.0.0" ? std::string("127.0.0.1") : d.config.listen) + ":" +
+                    std::to_string(*port);
   net::post(d.control, [&d] {
     d.reconciler->start();
     d.schedule_tick();

@@ -70,6 +70,20 @@ std::string service_deployment(const Scope& s, std::string_view cluster_name, st
                                std::string_view id) {
   return make_arn("ecs", s, join({"service-deployment", cluster_name, service_name, id}));
 }
+std::string daemon(const Scope& s, std::string_view cluster_name, std::string_view name) {
+  return make_arn("ecs", s, join({"daemon", cluster_name, name}));
+}
+std::string daemon_task_definition(const Scope& s, std::string_view family, int revision) {
+  return make_arn("ecs", s, "daemon-task-definition/" + std::string(family) + ":" + std::to_string(revision));
+}
+std::string daemon_revision(const Scope& s, std::string_view cluster_name, std::string_view daemon_name,
+                            std::string_view id) {
+  return make_arn("ecs", s, join({"daemon-revision", cluster_name, daemon_name, id}));
+}
+std::string daemon_deployment(const Scope& s, std::string_view cluster_name, std::string_view daemon_name,
+                              std::string_view id) {
+  return make_arn("ecs", s, join({"daemon-deployment", cluster_name, daemon_name, id}));
+}
 std::string service_revision(const Scope& s, std::string_view cluster_name, std::string_view service_name,
                              std::string_view id) {
   return make_arn("ecs", s, join({"service-revision", cluster_name, service_name, id}));

@@ -54,4 +54,14 @@ std::string url_safe(int n) {
   return out;
 }
 
+std::string alnum(int n) {
+  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out(static_cast<std::size_t>(n), '0');
+  std::uniform_int_distribution<int> dist(0, static_cast<int>(sizeof(kChars)) - 2);
+  for (auto& c : out) {
+    c = kChars[dist(rng())];
+  }
+  return out;
+}
+
 }  // namespace berth::ids

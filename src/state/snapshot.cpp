@@ -1,5 +1,7 @@
 #include <berth/state/snapshot.hpp>
 
+#include "detail/instances_snapshot.hpp"
+
 namespace berth::state {
 namespace {
 
@@ -154,6 +156,7 @@ json to_json(const Task& t) {
             {"version", t.version},
             {"containers", containers},
             {"platformVersion", t.platform_version},
+            {"containerInstanceArn", t.container_instance_arn},
             {"ephemeralStorageGiB", t.ephemeral_storage_gib},
             {"capacityProviderName", t.capacity_provider_name},
             {"networkConfiguration", t.network_configuration},
@@ -206,6 +209,7 @@ Task task_from(const json& j) {
     t.containers.push_back(container_from(c));
   }
   t.platform_version = j.value("platformVersion", "");
+  t.container_instance_arn = j.value("containerInstanceArn", "");
   t.ephemeral_storage_gib = j.value("ephemeralStorageGiB", 20);
   t.capacity_provider_name = j.value("capacityProviderName", "");
   t.network_configuration = j.value("networkConfiguration", json());
@@ -337,7 +341,7 @@ json snapshot(Store& store) {
     for (const auto& [name, cp] : r.capacity_providers) {
       providers.push_back(to_json(cp));
     }
-    regions.push_back({{"account", scope.account},
+    json region_json = {{"account", scope.account},
                        {"region", scope.region},
                        {"clusters", clusters},
                        {"taskDefinitions", defs},
@@ -346,7 +350,9 @@ json snapshot(Store& store) {
                        {"serviceDeployments", service_deployments},
                        {"serviceRevisions", service_revisions},
                        {"capacityProviders", providers},
-                       {"accountSettings", r.account_settings.by_principal}});
+                       {"accountSettings", r.account_settings.by_principal}};
+    detail::put_instances_and_daemons(region_json, r);
+    regions.push_back(std::move(region_json));
   });
   return {{"format", kFormat}, {"regions", regions}};
 }
@@ -397,6 +403,7 @@ Result<Unit> restore(Store& store, const json& snap) {
       }
       region.account_settings.by_principal =
           r.value("accountSettings", json::object()).get<decltype(region.account_settings.by_principal)>();
+      detail::get_instances_and_daemons(r, region);
     }
   } catch (const std::exception& e) {
     return AwsError::client("InvalidSnapshot", e.what());

@@ -70,8 +70,8 @@ class ErrorsTest(BerthTestCase):
              "SerializationException", None),
             ("invalid UTF-8", ("CreateCluster", b'{"clusterName": "\xff\xfe\xfd"}'), 400,
              "SerializationException", None),
-            ("unimplemented operation", ("SubmitTaskStateChange", {}), 400,
-             "UnsupportedFeatureException", "SubmitTaskStateChange"),
+            ("unimplemented operation", ("AmazonEC2ContainerRegistry_V20150921.DescribeRepositories", {}), 400,
+             "ValidationException", "DescribeRepositories"),
             ("unknown task definition", ("DescribeTaskDefinition", {"taskDefinition": "nope:7"}), 400,
              "ClientException", "Unable to describe task definition."),
             ("unknown cluster", ("ListTasks", {"cluster": "nope"}), 400, "ClusterNotFoundException",
@@ -82,11 +82,14 @@ class ErrorsTest(BerthTestCase):
                 self.assert_aws_error(self.raw(target, body), status, error_type, contains)
 
     def test_unsupported_operation_names_itself(self):
-        # Valid input, so the model validation that runs first has nothing to say.
-        for op, body in (("SubmitAttachmentStateChanges", {"attachments": []}),
-                         ("SubmitTaskStateChange", {}), ("ListContainerInstances", {"cluster": "default"})):
-            with self.subTest(op):
-                answer = self.assert_aws_error(self.raw(op, body), 400, "UnsupportedFeatureException")
+        # Every ECS operation is answered; ECR and Application Auto Scaling ones not yet, each with its service's
+        # own error type. Valid input, so the model validation that runs first has nothing to say.
+        for target, error_type in (("AmazonEC2ContainerRegistry_V20150921.DescribeRepositories", "ValidationException"),
+                                   ("AnyScaleFrontendService.DescribeScalableTargets", "ValidationException")):
+            body = {"ServiceNamespace": "ecs"} if target.startswith("AnyScale") else {}
+            with self.subTest(target):
+                answer = self.assert_aws_error(self.raw(target, body), 400, error_type)
+                op = target.split(".", 1)[1]
                 self.assertEqual(answer["message"], f"The {op} operation is not supported by berth yet.")
 
     def test_oversized_body(self):

@@ -40,6 +40,12 @@ std::string service_deployment(const Scope& s, std::string_view cluster_name, st
 std::string service_revision(const Scope& s, std::string_view cluster_name, std::string_view service_name,
                              std::string_view id);
 std::string capacity_provider(const Scope& s, std::string_view name);
+std::string daemon(const Scope& s, std::string_view cluster_name, std::string_view name);
+std::string daemon_task_definition(const Scope& s, std::string_view family, int revision);
+std::string daemon_revision(const Scope& s, std::string_view cluster_name, std::string_view daemon_name,
+                            std::string_view id);
+std::string daemon_deployment(const Scope& s, std::string_view cluster_name, std::string_view daemon_name,
+                              std::string_view id);
 }  // namespace ecs_arn
 
 namespace iam_arn {

@@ -11,6 +11,8 @@ std::string uuid4();
 std::string digits(int n);
 // `n` random characters of [A-Za-z0-9_-] (ECS service deployment ids are 21 of them).
 std::string url_safe(int n);
+// `n` random ASCII letters and digits (daemon and service deployment ids).
+std::string alnum(int n);
 // A request id as AWS sends in x-amzn-RequestId (a UUID).
 inline std::string request_id() { return uuid4(); }
 

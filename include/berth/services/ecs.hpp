@@ -14,6 +14,7 @@ struct EcsContext {
   state::Store& store;
   const Clock& clock;
   std::function<void(const std::string& task_id)> task_changed;
+  std::string self_url;  // where berth answers (DiscoverPollEndpoint points agents here); set once listening
 };
 
 // Registers a handler for every ECS operation berth implements.

@@ -122,6 +122,7 @@ struct Task {
   std::string family;
   int revision = 0;
   std::string launch_type = "EC2";
+  std::string container_instance_arn;  // StartTask: the instance it was started on
   std::string network_mode = "bridge";
   std::string group;
   std::string started_by;

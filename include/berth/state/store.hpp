@@ -7,6 +7,8 @@
 
 #include <berth/common/arn.hpp>
 #include <berth/state/clusters.hpp>
+#include <berth/state/daemons.hpp>
+#include <berth/state/instances.hpp>
 #include <berth/state/model.hpp>
 #include <berth/state/services.hpp>
 
@@ -22,6 +24,11 @@ struct RegionState {
   std::map<std::string, ServiceRevision, std::less<>> service_revisions;           // by ARN
   std::map<std::string, CapacityProvider, std::less<>> capacity_providers;          // by name
   AccountSettings account_settings;
+  std::map<std::string, ContainerInstance, std::less<>> container_instances;       // by instance id
+  std::map<std::string, TaskProtection, std::less<>> task_protection;              // by task id
+  std::map<std::string, std::vector<DaemonTaskDefinition>, std::less<>> daemon_task_definitions;  // family
+  std::map<std::string, Daemon, std::less<>> daemons;                              // by "cluster/name"
+  std::map<std::string, ExpressGatewayService, std::less<>> express_gateway_services;  // "cluster/name"
 };
 
 // The in-memory model of every account and region. No I/O and no locks: it belongs to the control strand.

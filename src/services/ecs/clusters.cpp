@@ -288,7 +288,7 @@ Result<json> delete_cluster(EcsContext& ctx, const protocol::Call& call) {
   state::Cluster& c = **cluster;
   if (cluster_container_instance_count(region, c.name) > 0) {
     return AwsError::client("ClusterContainsContainerInstancesException",
-                            "The Cluster cannot be deleted while Container Instances are active.");
+                            "The Cluster cannot be deleted while Container Instances are active or draining.");
   }
   if (cluster_has_active_services(region, c.name)) {
     return AwsError::client("ClusterContainsServicesException",

@@ -122,23 +122,43 @@ state::Task* find_task(state::RegionState& region, const state::Cluster& cluster
 
 // The four facts below belong to services and container instances, which this branch does not have yet. They
 // answer "none" so that every caller is already written against them; the merge replaces their bodies.
-int cluster_service_count(const state::RegionState& /*region*/, std::string_view /*cluster*/,
-                          std::string_view /*status*/, std::string_view /*launch_type*/) {
-  return 0;
+int cluster_service_count(const state::RegionState& region, std::string_view cluster, std::string_view status,
+                          std::string_view launch_type) {
+  return static_cast<int>(std::count_if(region.services.begin(), region.services.end(), [&](const auto& kv) {
+    const auto& svc = kv.second;
+    return svc.cluster_name == cluster && svc.status == status &&
+           (launch_type.empty() || svc.spec.launch_type == launch_type);
+  }));
 }
 
 bool cluster_has_active_services(const state::RegionState& region, std::string_view cluster) {
-  const int services = cluster_service_count(region, cluster, "ACTIVE") + cluster_service_count(region, cluster, "DRAINING");
-  return services > 0;
+  return cluster_service_count(region, cluster, "ACTIVE") + cluster_service_count(region, cluster, "DRAINING") > 0;
 }
 
-int cluster_container_instance_count(const state::RegionState& /*region*/, std::string_view /*cluster*/) {
-  return 0;
+int cluster_container_instance_count(const state::RegionState& region, std::string_view cluster) {
+  return static_cast<int>(
+      std::count_if(region.container_instances.begin(), region.container_instances.end(), [&](const auto& kv) {
+        return kv.second.cluster_name == cluster && kv.second.status != "INACTIVE";
+      }));
 }
 
-bool capacity_provider_in_use(const state::RegionState& /*region*/, std::string_view /*cluster*/,
-                              std::string_view /*provider*/) {
-  // Tasks do not record a capacity provider yet (RunTask refuses strategies) and services are not merged.
+bool capacity_provider_in_use(const state::RegionState& region, std::string_view cluster, std::string_view provider) {
+  for (const auto& [id, t] : region.tasks) {
+    if ((cluster.empty() || t.cluster_name == cluster) && t.capacity_provider_name == provider &&
+        t.last_status != state::TaskStatus::kStopped) {
+      return true;
+    }
+  }
+  for (const auto& [key, svc] : region.services) {
+    if ((!cluster.empty() && svc.cluster_name != cluster) || svc.status == "INACTIVE") {
+      continue;
+    }
+    for (const auto& item : svc.spec.capacity_provider_strategy) {
+      if (item.value("capacityProvider", "") == provider) {
+        return true;
+      }
+    }
+  }
   return false;
 }
 

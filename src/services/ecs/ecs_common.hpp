@@ -39,14 +39,23 @@ state::TaskDefinition* find_task_definition(state::RegionState& region, const st
 // A task by id or ARN within a cluster.
 state::Task* find_task(state::RegionState& region, const state::Cluster& cluster, const std::string& ref);
 
+// A container instance by id or ARN within a cluster (INACTIVE ones included).
+state::ContainerInstance* find_container_instance(state::RegionState& region, const state::Cluster& cluster,
+                                                  const std::string& ref);
+
+// Task-definition cpu ("1 vCPU", "1024") and memory ("2GB", "2048") notation -> units / MiB; "" if invalid.
+std::string normalize_task_cpu(const std::string& raw);
+std::string normalize_task_memory(const std::string& raw);
+// Whether Fargate offers this task cpu (units) / memory (MiB) pair.
+bool fargate_combination_valid(long cpu, long memory);
+
 json render_cluster(const state::Cluster& c, const state::RegionState& region, const json& include);
 json render_capacity_provider(const state::CapacityProvider& cp, bool with_tags);
 json render_task(const state::Task& t, bool with_tags);
 json render_task_definition(const state::TaskDefinition& td);
 
-// ---- Facts that other resource kinds own. Services and container instances live on other branches: until
-// they are merged these answer "none", and the cluster handlers (DeleteCluster, the counters, PutCluster-
-// CapacityProviders) already ask them, so wiring them up is the whole of the merge.
+// ---- Facts that other resource kinds own, asked by the cluster handlers (DeleteCluster, the counters,
+// PutClusterCapacityProviders, DeleteCapacityProvider).
 
 // Services of `cluster` in `status` (ACTIVE | DRAINING) with `launch_type` (empty: any).
 int cluster_service_count(const state::RegionState& region, std::string_view cluster, std::string_view status,
@@ -114,8 +123,10 @@ void register_task_handlers(protocol::HandlerTable& table, EcsContext& ctx);
 // Services, service deployments and revisions, task sets.
 void register_service_handlers(protocol::HandlerTable& table, EcsContext& ctx);
 
-// ACTIVE services in a cluster: the cluster's activeServicesCount, and what DeleteCluster refuses to delete
-// (ClusterContainsServicesException).
-int active_services_count(const state::RegionState& region, std::string_view cluster);
+
+void register_container_instance_handlers(protocol::HandlerTable& table, EcsContext& ctx);
+void register_task_protection_handlers(protocol::HandlerTable& table, EcsContext& ctx);
+void register_daemon_handlers(protocol::HandlerTable& table, EcsContext& ctx);
+void register_express_gateway_handlers(protocol::HandlerTable& table, EcsContext& ctx);
 
 }  // namespace berth::services::ecs

@@ -213,6 +213,9 @@ json render_task(const state::Task& t, bool with_tags) {
     out["platformFamily"] = "Linux";
     out["ephemeralStorage"] = {{"sizeInGiB", t.ephemeral_storage_gib}};
   }
+  if (!t.container_instance_arn.empty()) {
+    out["containerInstanceArn"] = t.container_instance_arn;
+  }
   if (!t.capacity_provider_name.empty()) {
     out["capacityProviderName"] = t.capacity_provider_name;
   }

@@ -384,10 +384,5 @@ json render_service(const state::RegionState& region, const state::Service& svc,
   return out;
 }
 
-int active_services_count(const state::RegionState& region, std::string_view cluster) {
-  return static_cast<int>(std::count_if(region.services.begin(), region.services.end(), [&](const auto& kv) {
-    return kv.second.cluster_name == cluster && kv.second.status == "ACTIVE";
-  }));
-}
 
 }  // namespace berth::services::ecs

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "ecs_common.hpp"
+#include <berth/protocol/projection.hpp>
 #include <berth/services/paging.hpp>
 
 namespace berth::services::ecs {
@@ -45,7 +46,7 @@ std::string normalize_units(const std::string& raw, const char* unit, int scale)
 }
 
 // The Fargate cpu -> memory table (MiB).
-bool fargate_combination_valid(long cpu, long memory) {
+bool fargate_pair_valid(long cpu, long memory) {
   struct Row {
     long cpu, lo, hi, step;
   };
@@ -70,9 +71,9 @@ bool has_value(const json& list, const char* v) {
 
 // Validates a RegisterTaskDefinition request as ECS does and returns the taskDefinition document ECS would
 // store: the caller's fields, defaults filled in, cpu/memory normalised to units and MiB.
-Result<json> build_document(const json& in, const Scope& scope) {
-  json doc = in;
-  doc.erase("tags");
+Result<json> build_document(const json& in, const Scope& scope, const protocol::ServiceModel& model) {
+  // Stored as the TaskDefinition output shape describes it: members the model does not know are not kept.
+  json doc = protocol::project_to_shape(model, "TaskDefinition", in);
   const std::string family = in.value("family", "");
   if (!valid_family(family)) {
     return client_exception("Family contains invalid characters.");
@@ -89,7 +90,7 @@ Result<json> build_document(const json& in, const Scope& scope) {
       doc[key] = norm;
     }
   }
-  const json& defs = in["containerDefinitions"];
+  const json defs = doc["containerDefinitions"];
   if (defs.empty()) {
     return client_exception("Container list cannot be empty.");
   }
@@ -160,7 +161,7 @@ Result<json> build_document(const json& in, const Scope& scope) {
 
   const json requires_compat = in.value("requiresCompatibilities", json::array());
   bool fargate_ok = network_mode == "awsvpc" && doc.contains("cpu") && doc.contains("memory") &&
-                    fargate_combination_valid(std::stol(doc["cpu"].get<std::string>()),
+                    fargate_pair_valid(std::stol(doc["cpu"].get<std::string>()),
                                               std::stol(doc["memory"].get<std::string>()));
   if (has_value(requires_compat, "FARGATE")) {
     if (network_mode != "awsvpc") {
@@ -193,7 +194,7 @@ Result<json> build_document(const json& in, const Scope& scope) {
 
 Result<json> register_task_definition(EcsContext& ctx, const protocol::Call& call) {
   const Scope& scope = call.caller.scope;
-  auto doc = build_document(call.input, scope);
+  auto doc = build_document(call.input, scope, *call.service);
   if (!doc) {
     return doc.error();
   }
@@ -320,7 +321,63 @@ Result<json> list_task_definition_families(EcsContext& ctx, const protocol::Call
   return out;
 }
 
+// DeleteTaskDefinitions: INACTIVE revisions move to DELETE_IN_PROGRESS (and stay listed and describable by
+// revision while ECS would still be cleaning up); anything else is reported in `failures`.
+Result<json> delete_task_definitions(EcsContext& ctx, const protocol::Call& call) {
+  const Scope& scope = call.caller.scope;
+  auto& region = ctx.store.region(scope);
+  const json& refs = call.input["taskDefinitions"];
+  if (refs.size() > 10) {
+    return invalid_parameter("You can specify up to 10 task definitions in a single call.");
+  }
+  const TimeMs now = ctx.clock.now_ms();
+  json deleted = json::array();
+  json failures = json::array();
+  for (const auto& ref_json : refs) {
+    const std::string ref = ref_json.get<std::string>();
+    std::string family_rev = ref;
+    if (ref.starts_with("arn:")) {
+      auto parsed = parse_arn(ref);
+      if (!parsed || parsed->service != "ecs" || !parsed->resource.starts_with("task-definition/")) {
+        return invalid_parameter("Invalid task definition ARN: " + ref);
+      }
+      family_rev = parsed->resource.substr(std::string("task-definition/").size());
+    }
+    const auto colon = family_rev.rfind(':');
+    const std::string rev = colon == std::string::npos ? "" : family_rev.substr(colon + 1);
+    if (rev.empty() || rev.size() > 9 || !std::all_of(rev.begin(), rev.end(), ::isdigit)) {
+      return invalid_parameter("A task definition revision must be specified: " + ref);
+    }
+    const std::string family = family_rev.substr(0, colon);
+    const int revision = std::stoi(rev);
+    const std::string arn = ecs_arn::task_definition(scope, family, revision);
+    auto it = region.task_definitions.find(family);
+    if (it == region.task_definitions.end() || revision < 1 || revision > static_cast<int>(it->second.size()) ||
+        (ref.starts_with("arn:") && ref != arn)) {
+      failures.push_back({{"arn", arn}, {"reason", "MISSING"}, {"detail", "The specified task definition does not exist."}});
+      continue;
+    }
+    auto& td = it->second[revision - 1];
+    if (td.status == "ACTIVE") {
+      failures.push_back({{"arn", arn},
+                          {"reason", "ACTIVE"},
+                          {"detail", "The task definition must be deregistered (INACTIVE) before it can be deleted."}});
+      continue;
+    }
+    if (td.status == "INACTIVE") {
+      td.status = "DELETE_IN_PROGRESS";
+      td.doc["deleteRequestedAt"] = to_epoch_seconds(now);
+    }
+    deleted.push_back(render_task_definition(td));
+  }
+  return json{{"taskDefinitions", deleted}, {"failures", failures}};
+}
+
 }  // namespace
+
+std::string normalize_task_cpu(const std::string& raw) { return normalize_units(raw, "vcpu", 1024); }
+std::string normalize_task_memory(const std::string& raw) { return normalize_units(raw, "gb", 1024); }
+bool fargate_combination_valid(long cpu, long memory) { return fargate_pair_valid(cpu, memory); }
 
 void register_task_definition_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
   table.add("ecs", "RegisterTaskDefinition", [&ctx](const protocol::Call& c) { return register_task_definition(ctx, c); });
@@ -330,6 +387,7 @@ void register_task_definition_handlers(protocol::HandlerTable& table, EcsContext
   table.add("ecs", "ListTaskDefinitions", [&ctx](const protocol::Call& c) { return list_task_definitions(ctx, c); });
   table.add("ecs", "ListTaskDefinitionFamilies",
             [&ctx](const protocol::Call& c) { return list_task_definition_families(ctx, c); });
+  table.add("ecs", "DeleteTaskDefinitions", [&ctx](const protocol::Call& c) { return delete_task_definitions(ctx, c); });
 }
 
 }  // namespace berth::services::ecs

@@ -162,6 +162,90 @@ std::optional<AwsError> check_run_task(const json& in, const state::TaskDefiniti
   return std::nullopt;
 }
 
+// Creates `count` tasks of `td` in `cluster` (the i-th on instances[i] when instances are given, as StartTask
+// places them) and hands each to the scheduler.
+Result<json> launch_tasks(EcsContext& ctx, const protocol::Call& call, const state::Cluster& cluster,
+                          const state::TaskDefinition& td, const Launch& launch, int count,
+                          const std::vector<state::ContainerInstance*>& instances, json failures = json::array()) {
+  const json& in = call.input;
+  const Scope& scope = call.caller.scope;
+  auto& region = ctx.store.region(scope);
+  const json overrides = in.value("overrides", json::object());
+  json tasks = json::array();
+  const TimeMs now = ctx.clock.now_ms();
+  for (int i = 0; i < count; ++i) {
+    state::Task t;
+    t.id = ids::hex32();
+    t.scope = scope;
+    t.arn = ecs_arn::task(scope, cluster.name, t.id);
+    t.cluster_name = cluster.name;
+    t.cluster_arn = cluster.arn;
+    t.task_definition_arn = td.arn;
+    t.family = td.family;
+    t.revision = td.revision;
+    t.launch_type = launch.launch_type;
+    t.network_mode = td.doc.value("networkMode", "bridge");
+    t.group = in.value("group", "family:" + td.family);
+    t.started_by = in.value("startedBy", "");
+    t.cpu = overrides.value("cpu", td.doc.value("cpu", ""));
+    t.memory = overrides.value("memory", td.doc.value("memory", ""));
+    t.overrides = overrides;
+    t.volume_definitions = td.doc.value("volumes", json::array());
+    if (!launch.providers.empty()) {
+      t.capacity_provider_name = launch.providers[static_cast<std::size_t>(i)];
+      t.launch_type = "FARGATE";  // FARGATE_SPOT tasks report launch type FARGATE too
+    }
+    if (t.launch_type == "FARGATE") {
+      // LATEST is platform version 1.4.0, the one every current Fargate feature needs.
+      std::string pv = in.value("platformVersion", "LATEST");
+      t.platform_version = pv == "LATEST" ? "1.4.0" : pv;
+      t.ephemeral_storage_gib = overrides.value("ephemeralStorage", td.doc.value("ephemeralStorage", json::object()))
+                                    .value("sizeInGiB", 20);
+    }
+    if (t.network_mode == "awsvpc") {
+      const json& awsvpc = in["networkConfiguration"]["awsvpcConfiguration"];
+      t.network_configuration = in["networkConfiguration"];
+      state::TaskEni eni;
+      eni.attachment_id = ids::uuid4();
+      eni.eni_id = "eni-" + ids::hex32().substr(0, 17);
+      // One Docker network per cluster stands in for the VPC.
+      eni.network = "berth-" + scope.account + "-" + scope.region + "-" + cluster.name;
+      eni.subnet = awsvpc["subnets"][0].get<std::string>();
+      eni.security_groups = awsvpc.value("securityGroups", json::array());
+      t.eni = eni;
+    }
+    if (static_cast<std::size_t>(i) < instances.size()) {
+      t.container_instance_arn = instances[static_cast<std::size_t>(i)]->arn;
+      instances[static_cast<std::size_t>(i)]->task_ids.push_back(t.id);
+    }
+    t.tags = in.value("tags", json::array());
+    t.created_at = now;
+    for (const auto& def_in : td.doc["containerDefinitions"]) {
+      state::Container c;
+      c.definition = def_in;
+      for (const auto& o : overrides.value("containerOverrides", json::array())) {
+        if (o.value("name", "") == def_in.value("name", "")) {
+          apply_container_override(c.definition, o);
+        }
+      }
+      c.name = def_in.value("name", "");
+      c.image = def_in.value("image", "");
+      c.essential = def_in.value("essential", true);
+      c.arn = ecs_arn::container(scope, t.cluster_name, t.id, ids::uuid4());
+      c.stop_timeout_s = def_in.value("stopTimeout", 30);
+      t.containers.push_back(std::move(c));
+    }
+    const std::string id = t.id;
+    ctx.store.index_task(t);
+    region.tasks.emplace(id, std::move(t));
+    // Hand the task to the scheduler now, so the response already shows the status it moved to.
+    ctx.task_changed(id);
+    tasks.push_back(render_task(region.tasks.at(id), true));
+  }
+  return json{{"tasks", tasks}, {"failures", failures}};
+}
+
+
 Result<json> run_task(EcsContext& ctx, const protocol::Call& call) {
   const json& in = call.input;
   const Scope& scope = call.caller.scope;
@@ -198,74 +282,57 @@ Result<json> run_task(EcsContext& ctx, const protocol::Call& call) {
     }
   }
 
-  json tasks = json::array();
-  const TimeMs now = ctx.clock.now_ms();
-  for (int i = 0; i < count; ++i) {
-    state::Task t;
-    t.id = ids::hex32();
-    t.scope = scope;
-    t.arn = ecs_arn::task(scope, (*cluster)->name, t.id);
-    t.cluster_name = (*cluster)->name;
-    t.cluster_arn = (*cluster)->arn;
-    t.task_definition_arn = td->arn;
-    t.family = td->family;
-    t.revision = td->revision;
-    t.launch_type = launch_type;
-    t.network_mode = td->doc.value("networkMode", "bridge");
-    t.group = in.value("group", "family:" + td->family);
-    t.started_by = in.value("startedBy", "");
-    t.cpu = overrides.value("cpu", td->doc.value("cpu", ""));
-    t.memory = overrides.value("memory", td->doc.value("memory", ""));
-    t.overrides = overrides;
-    t.volume_definitions = td->doc.value("volumes", json::array());
-    if (!launch->providers.empty()) {
-      t.capacity_provider_name = launch->providers[static_cast<std::size_t>(i)];
-      t.launch_type = "FARGATE";  // FARGATE_SPOT tasks report launch type FARGATE too
-    }
-    if (t.launch_type == "FARGATE") {
-      // LATEST is platform version 1.4.0, the one every current Fargate feature needs.
-      std::string pv = in.value("platformVersion", "LATEST");
-      t.platform_version = pv == "LATEST" ? "1.4.0" : pv;
-      t.ephemeral_storage_gib = overrides.value("ephemeralStorage", td->doc.value("ephemeralStorage", json::object()))
-                                    .value("sizeInGiB", 20);
-    }
-    if (t.network_mode == "awsvpc") {
-      const json& awsvpc = in["networkConfiguration"]["awsvpcConfiguration"];
-      t.network_configuration = in["networkConfiguration"];
-      state::TaskEni eni;
-      eni.attachment_id = ids::uuid4();
-      eni.eni_id = "eni-" + ids::hex32().substr(0, 17);
-      // One Docker network per cluster stands in for the VPC.
-      eni.network = "berth-" + scope.account + "-" + scope.region + "-" + (*cluster)->name;
-      eni.subnet = awsvpc["subnets"][0].get<std::string>();
-      eni.security_groups = awsvpc.value("securityGroups", json::array());
-      t.eni = eni;
-    }
-    t.tags = in.value("tags", json::array());
-    t.created_at = now;
-    for (const auto& def_in : td->doc["containerDefinitions"]) {
-      state::Container c;
-      c.definition = def_in;
-      for (const auto& o : overrides.value("containerOverrides", json::array())) {
-        if (o.value("name", "") == def_in.value("name", "")) {
-          apply_container_override(c.definition, o);
-        }
-      }
-      c.name = def_in.value("name", "");
-      c.image = def_in.value("image", "");
-      c.essential = def_in.value("essential", true);
-      c.arn = ecs_arn::container(scope, t.cluster_name, t.id, ids::uuid4());
-      c.stop_timeout_s = def_in.value("stopTimeout", 30);
-      t.containers.push_back(std::move(c));
-    }
-    const std::string id = t.id;
-    ctx.store.index_task(t);
-    region.tasks.emplace(id, std::move(t));
-    // Hand the task to the scheduler now, so the response already shows the status it moved to.
-    ctx.task_changed(id);
-    tasks.push_back(render_task(region.tasks.at(id), true));
+  return launch_tasks(ctx, call, **cluster, *td, *launch, count, {});
+}
+
+// StartTask runs one task on each named container instance (EC2 launch type, no placement decision).
+Result<json> start_task(EcsContext& ctx, const protocol::Call& call) {
+  const json& in = call.input;
+  const Scope& scope = call.caller.scope;
+  auto& region = ctx.store.region(scope);
+  auto cluster = resolve_cluster(region, scope, in);
+  if (!cluster) {
+    return cluster.error();
   }
-  return json{{"tasks", tasks}, {"failures", json::array()}};
+  auto* td = find_task_definition(region, in["taskDefinition"].get<std::string>());
+  if (td == nullptr) {
+    return invalid_parameter("TaskDefinition not found.");
+  }
+  if (td->status != "ACTIVE") {
+    return client_exception("TaskDefinition is inactive");
+  }
+  const json& refs = in["containerInstances"];
+  if (refs.empty() || refs.size() > 10) {
+    return invalid_parameter("containerInstances must contain between 1 and 10 container instances.");
+  }
+  Launch launch;
+  launch.launch_type = "EC2";
+  if (auto error = check_run_task(in, *td, launch.launch_type)) {
+    return *error;
+  }
+  const json overrides = in.value("overrides", json::object());
+  for (const auto& o : overrides.value("containerOverrides", json::array())) {
+    const std::string name = o.value("name", "");
+    const auto& defs = td->doc["containerDefinitions"];
+    if (std::none_of(defs.begin(), defs.end(), [&](const json& d) { return d.value("name", "") == name; })) {
+      return invalid_parameter("Override for container named " + name + " is not a container in the TaskDefinition.");
+    }
+  }
+  std::vector<state::ContainerInstance*> instances;
+  json failures = json::array();
+  for (const auto& ref : refs) {
+    const std::string r = ref.get<std::string>();
+    auto* instance = find_container_instance(region, **cluster, r);
+    const std::string arn = r.starts_with("arn:") ? r : ecs_arn::container_instance(scope, (*cluster)->name, r);
+    if (instance == nullptr) {
+      failures.push_back({{"arn", arn}, {"reason", "MISSING"}});
+    } else if (instance->status != "ACTIVE") {
+      failures.push_back({{"arn", instance->arn}, {"reason", "INACTIVE"}});
+    } else {
+      instances.push_back(instance);
+    }
+  }
+  return launch_tasks(ctx, call, **cluster, *td, launch, static_cast<int>(instances.size()), instances, failures);
 }
 
 Result<json> describe_tasks(EcsContext& ctx, const protocol::Call& call) {
@@ -356,6 +423,7 @@ Result<json> stop_task(EcsContext& ctx, const protocol::Call& call) {
 
 void register_task_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
   table.add("ecs", "RunTask", [&ctx](const protocol::Call& c) { return run_task(ctx, c); });
+  table.add("ecs", "StartTask", [&ctx](const protocol::Call& c) { return start_task(ctx, c); });
   table.add("ecs", "DescribeTasks", [&ctx](const protocol::Call& c) { return describe_tasks(ctx, c); });
   table.add("ecs", "ListTasks", [&ctx](const protocol::Call& c) { return list_tasks(ctx, c); });
   table.add("ecs", "StopTask", [&ctx](const protocol::Call& c) { return stop_task(ctx, c); });

@@ -340,8 +340,24 @@ TEST_F(EcsHandlersTest, DescribeListAndStopTasks) {
 }
 
 TEST_F(EcsHandlersTest, UnimplementedOperationSaysSo) {
-  expect_error("SubmitAttachmentStateChanges", {{"attachments", json::array()}}, "UnsupportedFeatureException",
-               "The SubmitAttachmentStateChanges operation is not supported by berth yet.");
+  // Every ECS operation has a handler now; ECR's do not yet, and answer with ECR's own ValidationException.
+  protocol::AwsJsonRequest req{"AmazonEC2ContainerRegistry_V20150921.DescribeRepositories", "{}", ""};
+  auto prepared = protocol::prepare_call(req, Scope{"000000000000", "us-east-1"}, "rid");
+  ASSERT_TRUE(prepared);
+  auto res = protocol::invoke(table_, *prepared);
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(json::parse(res.body),
+            json({{"__type", "ValidationException"},
+                  {"message", "The DescribeRepositories operation is not supported by berth yet."}}));
+}
+
+TEST_F(EcsHandlersTest, EveryEcsOperationOfTheModelHasAHandler) {
+  const auto* ecs = protocol::find_service("ecs");
+  ASSERT_NE(ecs, nullptr);
+  EXPECT_EQ(ecs->operations.size(), 77u);
+  for (const auto& [name, op] : ecs->operations) {
+    EXPECT_TRUE(table_.has("ecs", name)) << name << " has no handler";
+  }
 }
 
 TEST_F(EcsHandlersTest, UnknownOperationAndTarget) {

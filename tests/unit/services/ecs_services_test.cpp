@@ -488,12 +488,12 @@ TEST_F(EcsServicesTest, DeleteServiceNeedsZeroOrForceThenDrainsToInactive) {
                "The service cannot be stopped while it is scaled above 0.");
   expect_error("DeleteService", {{"cluster", "dev"}, {"service", "ghost"}}, "ServiceNotFoundException",
                "Service not found.");
-  EXPECT_EQ(ecs::active_services_count(region(), "dev"), 1);
+  EXPECT_EQ(ecs::cluster_service_count(region(), "dev", "ACTIVE"), 1);
   add_service_task("t1", "api", "", state::TaskStatus::kRunning);
   auto d = ok("DeleteService", {{"cluster", "dev"}, {"service", "api"}, {"force", true}})["service"];
   EXPECT_EQ(d["status"], "DRAINING");
   EXPECT_EQ(d["desiredCount"], 0);
-  EXPECT_EQ(ecs::active_services_count(region(), "dev"), 0);
+  EXPECT_EQ(ecs::cluster_service_count(region(), "dev", "ACTIVE"), 0);
   expect_error("UpdateService", {{"cluster", "dev"}, {"service", "api"}, {"desiredCount", 1}},
                "ServiceNotActiveException", "Service was not ACTIVE.");
   settle();

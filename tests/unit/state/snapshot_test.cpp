@@ -104,6 +104,89 @@ TEST(SnapshotTest, WorkUnderWayIsRolledBackToARepeatableStep) {
   EXPECT_FALSE(side.op_in_flight);
 }
 
+TEST(SnapshotTest, KeepsInstancesAttributesProtectionDaemonsAndExpressServices) {
+  Store s = sample();
+  Scope scope{"123456789012", "eu-west-1"};
+  auto& r = s.region(scope);
+  ContainerInstance ci;
+  ci.id = "0123456789abcdef0123456789abcdef";
+  ci.arn = ecs_arn::container_instance(scope, "dev", ci.id);
+  ci.cluster_name = "dev";
+  ci.ec2_instance_id = "i-1";
+  ci.instance_type = "t3.large";
+  ci.status = "DRAINING";
+  ci.version_info = {{"agentVersion", "1.80.0"}};
+  ci.registered_resources = json::array({{{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", 2048}}});
+  ci.attributes = {{"ecs.os-type", std::string("linux")}, {"flag", std::nullopt}};
+  ci.tags = json::array({{{"key", "k"}, {"value", "v"}}});
+  ci.task_ids = {"abc"};
+  ci.registered_at = 77;
+  ci.version = 4;
+  r.container_instances.emplace(ci.id, ci);
+  r.task_protection["abc"] = TaskProtection{true, 1234};
+  DaemonTaskDefinition td;
+  td.family = "agent";
+  td.revision = 1;
+  td.arn = ecs_arn::daemon_task_definition(scope, "agent", 1);
+  td.status = "DELETE_IN_PROGRESS";
+  td.doc = {{"family", "agent"}};
+  td.delete_requested_at = 99;
+  r.daemon_task_definitions["agent"].push_back(td);
+  Daemon d;
+  d.name = "mon";
+  d.arn = ecs_arn::daemon(scope, "dev", "mon");
+  d.cluster_name = "dev";
+  d.cluster_arn = ecs_arn::cluster(scope, "dev");
+  d.daemon_task_definition_arn = td.arn;
+  d.capacity_provider_arns = json::array({"arn:aws:ecs:eu-west-1:123456789012:capacity-provider/cp"});
+  d.revisions.push_back(DaemonRevision{"1234567890123456789", "rev-arn", td.arn, json::array(), json::array(), "DAEMON",
+                                       true, false, 5});
+  DaemonDeployment dep;
+  dep.id = "aB1cD2eF3gH4iJ5k";
+  dep.arn = "dep-arn";
+  dep.status = "SUCCESSFUL";
+  dep.target_revision_arn = "rev-arn";
+  dep.finished_at = 6;
+  d.deployments.push_back(dep);
+  r.daemons.emplace("dev/mon", d);
+  ExpressGatewayService e;
+  e.name = "web";
+  e.arn = ecs_arn::service(scope, "dev", "web");
+  e.cluster_name = "dev";
+  e.cluster_arn = d.cluster_arn;
+  e.status = "INACTIVE";
+  e.configurations = json::array({{{"cpu", "256"}}});
+  r.express_gateway_services.emplace("dev/web", e);
+
+  const json snap = snapshot(s);
+  Store back;
+  ASSERT_TRUE(restore(back, snap));
+  const json again = snapshot(back);
+  for (const char* key : {"containerInstances", "taskProtection", "daemonTaskDefinitions", "daemons", "expressGatewayServices"}) {
+    EXPECT_EQ(again["regions"][0][key], snap["regions"][0][key]) << key;
+  }
+  auto& rb = back.region(scope);
+  const auto& ci_back = rb.container_instances.at(ci.id);
+  EXPECT_EQ(ci_back.status, "DRAINING");
+  EXPECT_EQ(ci_back.attributes, ci.attributes);
+  EXPECT_EQ(ci_back.task_ids, ci.task_ids);
+  EXPECT_EQ(ci_back.version, 4);
+  EXPECT_EQ(rb.task_protection.at("abc").expires_at, 1234);
+  EXPECT_EQ(rb.daemon_task_definitions.at("agent")[0].delete_requested_at, 99);
+  EXPECT_EQ(rb.daemons.at("dev/mon").revisions[0].propagate_tags, "DAEMON");
+  EXPECT_EQ(rb.daemons.at("dev/mon").deployments[0].finished_at, 6);
+  EXPECT_EQ(rb.express_gateway_services.at("dev/web").status, "INACTIVE");
+
+  // A snapshot written before these existed still restores.
+  json old = snap;
+  for (const char* key : {"containerInstances", "taskProtection", "daemonTaskDefinitions", "daemons", "expressGatewayServices"}) {
+    old["regions"][0].erase(key);
+  }
+  Store older;
+  ASSERT_TRUE(restore(older, old));
+  EXPECT_TRUE(older.region(scope).container_instances.empty());
+}
+
 TEST(SnapshotTest, BadSnapshotLeavesStoreUntouched) {
   Store s = sample();
   for (json bad : {json::object(), json{{"format", 99}}, json{{"format", 1}, {"regions", {{{"account", "1"}}}}},
