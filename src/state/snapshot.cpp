@@ -226,7 +226,9 @@ Task task_from(const json& j) {
   t.volumes_ready = j.value("volumesReady", false);
   t.volume_definitions = j.value("volumeDefinitions", json::array());
   t.admitted = j.value("admitted", false);
-  for (const auto& [name, v] : j.value("volumes", json::object()).items()) {
+  // Held in a named value: items() over a temporary would outlive it.
+  const json volumes = j.value("volumes", json::object());
+  for (const auto& [name, v] : volumes.items()) {
     t.volumes[name] = volume_from(v);
   }
   if (j.contains("eni")) {
