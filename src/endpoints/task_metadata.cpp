@@ -387,9 +387,17 @@ void TaskMetadataService::check_peer(const Task& t, const std::string& peer, std
   };
   auto pending = std::make_shared<Pending>(Pending{unknown.size(), false, std::move(then)});
   for (const auto& id : unknown) {
-    runtime_.inspect(id, [pending, peer](runtime::InspectOutcome out) {
+    runtime_.inspect(id, [this, pending, peer, task_id = t.id, id](runtime::InspectOutcome out) {
       if (!out.error && out.state.running && out.state.ip_address == peer) {
         pending->match = true;
+        // The start completion will say the same; until then the documents show it too.
+        if (Task* task = store_.find_task(task_id)) {
+          for (auto& c : task->containers) {
+            if (c.runtime_id == id && c.ip_address.empty()) {
+              c.ip_address = out.state.ip_address;
+            }
+          }
+        }
       }
       if (--pending->remaining == 0) {
         pending->then(pending->match);

@@ -243,8 +243,10 @@ TEST_F(TaskMetadataTest, AnAddressNotRecordedYetIsAskedOfTheEngine) {
   t.containers[0].ip_address.clear();
   t.containers[0].phase = ContainerPhase::kStarting;
   t.containers[0].last_status = ContainerStatus::kPending;
-  // Neither recorded nor local: only the engine's inspect can vouch for it.
-  EXPECT_EQ(call("/v4/t1-app-token", ip).status, 200);
+  // Neither recorded nor local: only the engine's inspect can vouch for it, and the document shows it.
+  json j = ok("/v4/t1-app-token", ip);
+  EXPECT_EQ(j["Networks"][0]["IPv4Addresses"], json::array({ip}));
+  EXPECT_EQ(t.containers[0].ip_address, ip);
   EXPECT_EQ(call("/v4/t1-app-token", "172.17.0.250").status, 403);
 }
 
