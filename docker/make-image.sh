@@ -3,10 +3,13 @@
 # `docker import`: no base image and no registry needed.
 #
 #   docker/make-image.sh [path/to/berth] [image-name]        (defaults: build/release/bin/berth, berth:local)
-#   docker run -d --name berth -p 127.0.0.1:4566:4566 -v /var/run/docker.sock:/var/run/docker.sock berth:local
+#   docker run -d --name berth --network host -v /var/run/docker.sock:/var/run/docker.sock berth:local serve
 #
-# Inside the container berth listens on 0.0.0.0 (the port mapping above decides who can reach it) and starts
-# task containers on the host's engine through the mounted socket.
+# berth starts task containers on the host's engine through the mounted socket. Run it with --network host:
+# task containers find their metadata and role credentials at 169.254.170.2 on the host, so berth must listen
+# in the host's network namespace (it then listens on 127.0.0.1:4566 as on the host; add --listen 0.0.0.0 to
+# expose it). With -p 127.0.0.1:4566:4566 instead (the image's default command listens on 0.0.0.0), the API
+# works but the metadata endpoint cannot be served, and berth's log says so.
 set -euo pipefail
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 binary="${1:-${root_dir}/build/release/bin/berth}"

@@ -1,6 +1,7 @@
 #include <berth/app/app.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -13,6 +14,8 @@
 #include <berth/common/clock.hpp>
 #include <berth/common/ids.hpp>
 #include <berth/common/tar.hpp>
+#include <berth/endpoints/credentials.hpp>
+#include <berth/endpoints/task_metadata.hpp>
 #include <berth/http/server.hpp>
 #include <berth/protocol/aws_json.hpp>
 #include <berth/runtime/docker_runtime.hpp>
@@ -26,6 +29,13 @@ namespace {
 
 constexpr auto kTickPeriod = std::chrono::milliseconds(500);
 constexpr TimeMs kSnapshotEveryMs = 2000;
+// The Docker network whose gateway gives the host the metadata address (169.254.170.2): every container reaches
+// it through its own gateway, whatever its network mode, with no change to its image.
+constexpr char kMetadataNetwork[] = "berth-metadata";
+constexpr char kMetadataSubnet[] = "169.254.170.0/24";
+constexpr TimeMs kMetadataNetworkCheckMs = 30'000;
+constexpr auto kMetadataRetryMin = std::chrono::milliseconds(250);
+constexpr auto kMetadataRetryMax = std::chrono::milliseconds(5000);
 
 std::optional<std::string> read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -52,6 +62,54 @@ bool write_file_atomically(const std::filesystem::path& p, const std::string& te
   return !ec;
 }
 
+std::optional<std::string> getenv_lookup(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  return v == nullptr ? std::nullopt : std::optional<std::string>(v);
+}
+
+// The ids in metadata paths are capabilities: logs show where a request went, never which id it named.
+std::string redacted(const std::string& path) {
+  std::string out;
+  std::size_t start = 1;
+  std::string previous;
+  int index = 0;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    const bool secret = (index == 1 && (previous == "v3" || previous == "v4" || previous == "api")) ||
+                        (index == 2 && previous == "credentials");
+    out += "/" + (secret && !part.empty() ? std::string("<id>") : part);
+    previous = part;
+    ++index;
+    if (slash == std::string::npos) {
+      break;
+    }
+    start = slash + 1;
+  }
+  return out;
+}
+
+// The seed of the local task credentials: kept in the data dir so keys stay the same across restarts.
+std::string credentials_seed(const std::string& data_dir) {
+  if (data_dir.empty()) {
+    return ids::secret_hex(32);
+  }
+  const auto path = std::filesystem::path(data_dir) / "task-credentials-seed";
+  if (auto saved = read_file(path); saved && saved->size() == 64) {
+    return *saved;
+  }
+  std::string seed = ids::secret_hex(32);
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << seed;
+  }
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace, ec);
+  return seed;
+}
+
 http::Response to_http(protocol::AwsResponse r) {
   http::Response out;
   out.status = r.status;
@@ -69,13 +127,18 @@ http::Response json_response(int status, const json& body) {
   return out;
 }
 
-// Awaits a callback-style runtime call whose completion arrives on the control strand.
+// Awaits a callback-style call whose completion arrives on another strand (the control strand). The completion
+// is posted to the awaiting coroutine's own executor rather than resuming it from the other thread, which could
+// race with the initiating thread if the callback came back at once.
 template <typename T, typename Start>
 net::awaitable<T> await_callback(Start start) {
   co_return co_await net::async_initiate<decltype(net::use_awaitable), void(T)>(
       [start = std::move(start)](auto handler) mutable {
+        auto executor = net::get_associated_executor(handler);
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        start([shared](T value) { (*shared)(std::move(value)); });
+        start([shared, executor](T value) {
+          net::post(executor, [shared, value = std::move(value)]() mutable { (*shared)(std::move(value)); });
+        });
       },
       net::use_awaitable);
 }
@@ -94,13 +157,26 @@ struct App::Impl {
   std::unique_ptr<services::EcsContext> ecs;
   std::unique_ptr<http::Server> server;
   net::steady_timer tick_timer;
+  // Task metadata and credentials (control strand).
+  std::unique_ptr<endpoints::LocalCredentialIssuer> issuer;
+  std::unique_ptr<endpoints::TaskMetadataService> metadata;
+  std::unique_ptr<http::Server> metadata_server;
+  net::steady_timer metadata_retry;
+  std::chrono::milliseconds metadata_backoff = kMetadataRetryMin;
+  bool metadata_warned = false;
+  bool stopping = false;
+  TimeMs metadata_network_checked_at = 0;
   TimeMs started_at = 0;
   TimeMs last_snapshot_at = 0;
   std::string last_snapshot;
   Scope defaults;
 
   explicit Impl(Config c)
-      : config(std::move(c)), io(config.threads), control(net::make_strand(io)), tick_timer(control) {
+      : config(std::move(c)),
+        io(config.threads),
+        control(net::make_strand(io)),
+        tick_timer(control),
+        metadata_retry(control) {
     defaults = Scope{config.account, config.region};
     runtime::DockerRuntime::Options opts;
     opts.host = config.docker_host;
@@ -151,7 +227,24 @@ struct App::Impl {
         return read_file(std::filesystem::path(dir) / bucket / key);
       };
     }
+    if (config.metadata) {
+      ro.metadata_base_url = "http://" + config.metadata_address +
+                             (config.metadata_port == 80 ? "" : ":" + std::to_string(config.metadata_port));
+    }
     reconciler = std::make_unique<scheduler::TaskReconciler>(store, *runtime, clock, ro);
+    endpoints::EndpointOptions eo;
+    eo.is_local_address = endpoints::is_host_address;
+    if (config.task_credentials == "passthrough") {
+      eo.credentials = [](const std::string&, const std::string&, TimeMs now) {
+        return endpoints::passthrough_credentials(getenv_lookup, now);
+      };
+    } else {
+      issuer = std::make_unique<endpoints::LocalCredentialIssuer>(credentials_seed(config.data_dir));
+      eo.credentials = [this](const std::string& role, const std::string& account, TimeMs now) {
+        return std::optional<endpoints::RoleCredentials>(issuer->issue(role, account, now));
+      };
+    }
+    metadata = std::make_unique<endpoints::TaskMetadataService>(store, *runtime, clock, std::move(eo));
     ecs = std::make_unique<services::EcsContext>(services::EcsContext{
         store, clock, [this](const std::string& task_id) { reconciler->reconcile(task_id); }});
     services::register_ecs_handlers(handlers, *ecs);
@@ -174,6 +267,12 @@ struct App::Impl {
     if (!call) {
       co_return to_http(protocol::render_error(call.error(), request_id));
     }
+    if (issuer) {
+      // A task calling with its role's credentials acts in the role's account.
+      if (auto account = issuer->account_of(call->caller.access_key_id)) {
+        call->caller.scope.account = *account;
+      }
+    }
     auto response = co_await net::co_spawn(control, invoke_on_control(std::move(call).value()), net::use_awaitable);
     co_return to_http(std::move(response));
   }
@@ -182,6 +281,112 @@ struct App::Impl {
   // before the coroutine frame that refers to it (the lambda-coroutine fiasco).
   net::awaitable<protocol::AwsResponse> invoke_on_control(protocol::Call call) {
     co_return protocol::invoke(handlers, call);
+  }
+
+  // ---- Task metadata endpoint ---------------------------------------------------------------------------
+
+  std::shared_ptr<http::Router> make_metadata_router() {
+    auto router = std::make_shared<http::Router>();
+    router->add("*", "/", [this](http::Request req) { return metadata_request(std::move(req)); });
+    return router;
+  }
+
+  net::awaitable<http::Response> metadata_request(http::Request req) {
+    std::string path(req.path());
+    auto r = co_await net::co_spawn(control, metadata_on_control(req.method, path, req.peer), net::use_awaitable);
+    spdlog::debug("metadata {} {} from {}: {}", req.method, redacted(path), req.peer, r.status);
+    http::Response out;
+    out.status = r.status;
+    out.body = std::move(r.body);
+    co_return out;
+  }
+
+  // Runs on the control strand, where the service and the store live. The initiation captures only pointers
+  // into this frame (alive while it waits), and the answer is posted, never resumed inline: the service may
+  // answer before the initiation has returned.
+  net::awaitable<endpoints::EndpointReply> metadata_on_control(std::string method, std::string path, std::string peer) {
+    co_return co_await net::async_initiate<decltype(net::use_awaitable), void(endpoints::EndpointReply)>(
+        [this, m = &method, p = &path, from = &peer](auto handler) {
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          metadata->handle(*m, *p, *from, [this, shared](endpoints::EndpointReply r) {
+            net::post(control, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+          });
+        },
+        net::use_awaitable);
+  }
+
+  runtime::NetworkSpec metadata_network() const {
+    runtime::NetworkSpec spec;
+    spec.name = kMetadataNetwork;
+    spec.subnet = kMetadataSubnet;
+    spec.gateway = endpoints::kMetadataAddress;
+    spec.labels["dev.berth.role"] = "metadata";
+    return spec;
+  }
+
+  // Control strand. Makes the address exist (when it is the standard one), then binds; retried with backoff
+  // until it works, without holding up the rest of berth.
+  void start_metadata() {
+    if (stopping || metadata_server) {
+      return;
+    }
+    if (config.metadata_address != endpoints::kMetadataAddress) {
+      bind_metadata();
+      return;
+    }
+    metadata_network_checked_at = clock.now_ms();
+    runtime->ensure_network(metadata_network(), [this](runtime::Done d) {
+      if (d.error && !metadata_warned) {
+        spdlog::warn("cannot create Docker network {} for {}: {}", kMetadataNetwork, endpoints::kMetadataAddress,
+                     d.error->message);
+      }
+      bind_metadata();
+    });
+  }
+
+  void bind_metadata() {
+    if (stopping || metadata_server) {
+      return;
+    }
+    http::ServerOptions so;
+    so.listen = config.metadata_address;
+    so.port = config.metadata_port;
+    so.max_body_bytes = 64 * 1024;
+    so.request_timeout = std::chrono::seconds(10);
+    auto server = std::make_unique<http::Server>(io, so, make_metadata_router());
+    auto bound = server->start();
+    if (bound) {
+      metadata_server = std::move(server);
+      spdlog::info("task metadata and credentials endpoint on http://{}:{}", config.metadata_address, *bound);
+      return;
+    }
+    if (!metadata_warned) {
+      spdlog::warn("task metadata endpoint not available yet ({}); retrying", bound.error().message);
+      metadata_warned = true;
+    } else {
+      spdlog::debug("task metadata endpoint: {}", bound.error().message);
+    }
+    metadata_retry.expires_after(metadata_backoff);
+    metadata_backoff = std::min(metadata_backoff * 2, std::chrono::milliseconds(kMetadataRetryMax));
+    metadata_retry.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) {
+        start_metadata();
+      }
+    });
+  }
+
+  // Control strand. `docker network prune` would take the address away: put the network back.
+  void keep_metadata_network() {
+    if (!config.metadata || config.metadata_address != endpoints::kMetadataAddress || !metadata_server ||
+        clock.now_ms() - metadata_network_checked_at < kMetadataNetworkCheckMs) {
+      return;
+    }
+    metadata_network_checked_at = clock.now_ms();
+    runtime->ensure_network(metadata_network(), [](runtime::Done d) {
+      if (d.error) {
+        spdlog::warn("cannot restore Docker network {}: {}", kMetadataNetwork, d.error->message);
+      }
+    });
   }
 
   net::awaitable<http::Response> health() {
@@ -222,6 +427,7 @@ struct App::Impl {
       reconciler->tick();
       // Service bookkeeping from the tasks just reconciled (DRAINING -> INACTIVE, finished deployments).
       store.for_each_region([this](const Scope&, state::RegionState& r) { state::settle_services(r, clock.now_ms()); });
+      keep_metadata_network();
       if (!config.data_dir.empty() && clock.now_ms() - last_snapshot_at >= kSnapshotEveryMs) {
         save_snapshot();
       }
@@ -301,6 +507,9 @@ Result<std::uint16_t> App::start() {
   net::post(d.control, [&d] {
     d.reconciler->start();
     d.schedule_tick();
+    if (d.config.metadata) {
+      d.start_metadata();
+    }
   });
   return port;
 }
@@ -316,6 +525,11 @@ int App::run_until_signal() {
     d.server->stop();
     net::post(d.control, [&d] {
       d.tick_timer.cancel();
+      d.stopping = true;
+      d.metadata_retry.cancel();
+      if (d.metadata_server) {
+        d.metadata_server->stop();
+      }
       if (!d.config.data_dir.empty()) {
         // With a data dir, tasks outlive berth: save them; the next berth picks their containers up again.
         d.save_snapshot();

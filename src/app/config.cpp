@@ -132,6 +132,46 @@ const std::vector<Flag>& flags() {
          c.efs_dir = v;
          return std::nullopt;
        }},
+      {"metadata", "BERTH_METADATA",
+       "on or off: serve task metadata and role credentials to containers at --metadata-address (default on)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v != "on" && v != "off") {
+           return "expects on or off, got '" + v + "'";
+         }
+         c.metadata = v == "on";
+         return std::nullopt;
+       }},
+      {"metadata-address", "BERTH_METADATA_ADDRESS",
+       "address of the task metadata endpoint (default 169.254.170.2, which berth gives the host through a Docker "
+       "network; any other must already be an address of the host)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         const bool ipv4 = !v.empty() && std::all_of(v.begin(), v.end(), [](char ch) {
+           return std::isdigit(static_cast<unsigned char>(ch)) || ch == '.';
+         }) && std::count(v.begin(), v.end(), '.') == 3;
+         if (!ipv4) {
+           return "expects an IPv4 address, got '" + v + "'";
+         }
+         c.metadata_address = v;
+         return std::nullopt;
+       }},
+      {"metadata-port", "BERTH_METADATA_PORT", "port of the task metadata endpoint (default 80, which the AWS SDKs assume)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         std::uint64_t n = 0;
+         if (auto e = parse_uint(v, 65535, n); e || n == 0) {
+           return "expects a port from 1 to 65535, got '" + v + "'";
+         }
+         c.metadata_port = static_cast<std::uint16_t>(n);
+         return std::nullopt;
+       }},
+      {"task-credentials", "BERTH_TASK_CREDENTIALS",
+       "local (keys berth makes per role and accepts itself) or passthrough (berth's own AWS credentials) (default local)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         if (v != "local" && v != "passthrough") {
+           return "expects local or passthrough, got '" + v + "'";
+         }
+         c.task_credentials = v;
+         return std::nullopt;
+       }},
       {"task-retention", "BERTH_TASK_RETENTION", "seconds a STOPPED task stays describable (default 3600)",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          std::uint64_t n = 0;

@@ -32,6 +32,33 @@ std::string uuid4() {
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
+std::string secret_hex(int bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  // libstdc++'s random_device draws each value from the hardware generator or the kernel (getrandom), never from
+  // a seeded engine.
+  std::random_device device;
+  std::string out;
+  out.reserve(static_cast<std::size_t>(bytes) * 2);
+  unsigned int word = 0;
+  for (int i = 0; i < bytes; ++i) {
+    if (i % 4 == 0) {
+      word = device();
+    }
+    const unsigned int byte = (word >> (8 * (i % 4))) & 0xffu;
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 0xfu]);
+  }
+  return out;
+}
+
+std::string secret_uuid4() {
+  std::string h = secret_hex(16);
+  h[12] = '4';
+  static constexpr char kVariant[] = "89ab";
+  h[16] = kVariant[(h[16] >= 'a' ? h[16] - 'a' + 10 : h[16] - '0') & 3];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
 std::string digits(int n) {
   std::string out(static_cast<std::size_t>(n), '0');
   std::uniform_int_distribution<int> dist(0, 9);

@@ -181,6 +181,31 @@ std::optional<std::string> local_log_driver(const std::string& ecs_log_driver) {
 
 }  // namespace
 
+std::vector<std::string> ecs_environment(const state::Task& task, const state::Container& container,
+                                         const ReconcilerOptions& options) {
+  std::vector<std::string> env;
+  if (!options.metadata_base_url.empty() && !container.metadata_token.empty()) {
+    env.push_back("ECS_CONTAINER_METADATA_URI_V4=" + options.metadata_base_url + "/v4/" + container.metadata_token);
+    env.push_back("ECS_CONTAINER_METADATA_URI=" + options.metadata_base_url + "/v3/" + container.metadata_token);
+    env.push_back("ECS_AGENT_URI=" + options.metadata_base_url + "/api/" + container.metadata_token);
+    if (!task.credentials_id.empty()) {
+      const std::string path = "/v2/credentials/" + task.credentials_id;
+      if (options.metadata_base_url == "http://169.254.170.2") {
+        // A path: the SDKs put it after http://169.254.170.2 themselves, as ECS expects.
+        env.push_back("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=" + path);
+      } else {
+        // Served elsewhere (--metadata-address/--metadata-port): only the full URI can say where.
+        env.push_back("AWS_CONTAINER_CREDENTIALS_FULL_URI=" + options.metadata_base_url + path);
+      }
+    }
+  }
+  env.push_back(std::string("AWS_EXECUTION_ENV=") + (is_fargate(task) ? "AWS_ECS_FARGATE" : "AWS_ECS_EC2"));
+  // ECS sets these on Fargate; berth sets them on every launch type, as there is no instance to ask the region of.
+  env.push_back("AWS_REGION=" + task.scope.region);
+  env.push_back("AWS_DEFAULT_REGION=" + task.scope.region);
+  return env;
+}
+
 runtime::ContainerSpec build_container_spec(const state::Task& task, const state::Container& container,
                                             const ReconcilerOptions& options, const std::string& name_suffix,
                                             const SpecInputs& inputs) {
@@ -193,13 +218,23 @@ runtime::ContainerSpec build_container_spec(const state::Task& task, const state
   spec.entrypoint = string_list(def, "entryPoint");
   spec.command = string_list(def, "command");
 
-  // environmentFiles and secrets first, then `environment`, which wins on a shared name.
+  // What ECS injects, then environmentFiles and secrets, then `environment`: a later source wins on a shared name.
   std::vector<std::string> environment;
   std::set<std::string> environment_names;
   for (const json& kv : array_field(def, "environment")) {
     if (auto name = string_field(kv, "name")) {
       environment.push_back(*name + "=" + string_field(kv, "value").value_or(""));
       environment_names.insert(*name);
+    }
+  }
+  std::set<std::string> extra_names;
+  for (const std::string& kv : inputs.extra_env) {
+    extra_names.insert(env_name(kv));
+  }
+  for (const std::string& kv : ecs_environment(task, container, options)) {
+    const std::string name = env_name(kv);
+    if (!environment_names.contains(name) && !extra_names.contains(name)) {
+      spec.env.push_back(kv);
     }
   }
   for (const std::string& kv : inputs.extra_env) {

@@ -653,10 +653,15 @@ void TaskReconciler::create(Task& task, Container& c) {
     m.source = v.source;
     inputs.volumes[name] = m;
   }
+  if (c.metadata_token.empty()) {
+    // Its metadata URIs name it by this token; a retried create keeps the same one.
+    c.metadata_token = ids::secret_hex(16);
+  }
   c.phase = ContainerPhase::kCreating;
   c.op_in_flight = true;
   ++in_flight_;
   auto spec = build_container_spec(task, c, options_, ids::hex32().substr(0, 20), inputs);
+  c.docker_name = spec.name;
   runtime_.create(std::move(spec), [this, id = task.id, name = c.name](runtime::CreateOutcome out) {
     const bool draining = op_completed();
     Task* t = store_.find_task(id);
@@ -674,6 +679,7 @@ void TaskReconciler::create(Task& task, Container& c) {
     } else {
       ct->phase = ContainerPhase::kCreated;
       ct->runtime_id = out.container_id;
+      ct->created_at = clock_.now_ms();
       ++t->version;
     }
     reconcile(id);
@@ -701,6 +707,8 @@ void TaskReconciler::start_container(Task& task, Container& c) {
       if (!ct->started_at) {
         ct->started_at = clock_.now_ms();
       }
+      // The metadata endpoint knows a bridge container's requests by this address.
+      ct->ip_address = out.ip_address;
       ct->network_bindings.clear();
       if (t->network_mode == "host") {
         // In host mode a container port is the host port, as ECS reports it.

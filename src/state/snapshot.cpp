@@ -53,9 +53,14 @@ json to_json(const Container& c) {
             {"phase", static_cast<int>(c.phase)},
             {"sigkillSent", c.sigkill_sent},
             {"stopTimeout", c.stop_timeout_s},
-            {"healthStatus", c.health_status}};
+            {"healthStatus", c.health_status},
+            {"ipAddress", c.ip_address},
+            {"dockerName", c.docker_name},
+            {"metadataToken", c.metadata_token}};
   put_opt(j, "exitCode", c.exit_code);
+  put_opt(j, "createdAt", c.created_at);
   put_opt(j, "startedAt", c.started_at);
+  put_opt(j, "finishedAt", c.finished_at);
   put_opt(j, "sigtermAt", c.sigterm_at);
   return j;
 }
@@ -81,7 +86,12 @@ Container container_from(const json& j) {
   get_opt(j, "exitCode", c.exit_code);
   get_opt(j, "sigtermAt", c.sigterm_at);
   get_opt(j, "startedAt", c.started_at);
+  get_opt(j, "createdAt", c.created_at);
+  get_opt(j, "finishedAt", c.finished_at);
   c.health_status = j.value("healthStatus", "UNKNOWN");
+  c.ip_address = j.value("ipAddress", "");
+  c.docker_name = j.value("dockerName", "");
+  c.metadata_token = j.value("metadataToken", "");
   // An operation under way at snapshot time never completed: go back to the last repeatable step.
   c.phase = rolled_back(c.phase);
   c.op_in_flight = false;
@@ -144,6 +154,9 @@ json to_json(const Task& t) {
             {"networkMode", t.network_mode},
             {"group", t.group},
             {"startedBy", t.started_by},
+            {"taskRoleArn", t.task_role_arn},
+            {"executionRoleArn", t.execution_role_arn},
+            {"credentialsId", t.credentials_id},
             {"cpu", t.cpu},
             {"memory", t.memory},
             {"overrides", t.overrides},
@@ -195,6 +208,9 @@ Task task_from(const json& j) {
   t.network_mode = j.at("networkMode").get<std::string>();
   t.group = j.at("group").get<std::string>();
   t.started_by = j.value("startedBy", "");
+  t.task_role_arn = j.value("taskRoleArn", "");
+  t.execution_role_arn = j.value("executionRoleArn", "");
+  t.credentials_id = j.value("credentialsId", "");
   t.cpu = j.value("cpu", "");
   t.memory = j.value("memory", "");
   t.overrides = j.value("overrides", json::object());
@@ -216,7 +232,9 @@ Task task_from(const json& j) {
   t.volumes_ready = j.value("volumesReady", false);
   t.volume_definitions = j.value("volumeDefinitions", json::array());
   t.admitted = j.value("admitted", false);
-  for (const auto& [name, v] : j.value("volumes", json::object()).items()) {
+  // Held in a named value: items() over a temporary would outlive it.
+  const json volumes = j.value("volumes", json::object());
+  for (const auto& [name, v] : volumes.items()) {
     t.volumes[name] = volume_from(v);
   }
   if (j.contains("eni")) {

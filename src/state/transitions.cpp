@@ -40,11 +40,14 @@ bool request_task_stop(Task& task, std::string stop_code, std::string reason, Ti
   return true;
 }
 
-bool advance_container(Task& task, Container& container, ContainerStatus to, TimeMs /*now*/) {
+bool advance_container(Task& task, Container& container, ContainerStatus to, TimeMs now) {
   if (to <= container.last_status) {
     return false;
   }
   container.last_status = to;
+  if (to == ContainerStatus::kStopped && container.started_at && !container.finished_at) {
+    container.finished_at = now;  // only a container that ran has finished (as the engine's FinishedAt)
+  }
   ++task.version;
   return true;
 }

@@ -88,6 +88,7 @@ void FakeContainerRuntime::ensure_network(runtime::NetworkSpec spec, std::functi
   if (!failure) {
     networks_.insert(spec.name);
   }
+  network_specs_[spec.name] = spec;
   later([failure, done = std::move(done)] { done(runtime::Done{failure}); });
 }
 
@@ -131,7 +132,7 @@ void FakeContainerRuntime::create(runtime::ContainerSpec spec, std::function<voi
   actions_.push_back("create " + spec.labels["com.amazonaws.ecs.container-name"] + (failure ? "" : " -> " + id));
   specs_.push_back(spec);
   if (!failure) {
-    containers_[id] = FakeContainer{std::move(spec), false, std::nullopt};
+    containers_[id] = FakeContainer{std::move(spec), false, std::nullopt, ""};
   }
   later([failure, id, done = std::move(done)] {
     runtime::CreateOutcome out;
@@ -161,9 +162,13 @@ void FakeContainerRuntime::start(std::string id, std::function<void(runtime::Sta
   std::string ip;
   if (!failure && it != containers_.end()) {
     const auto& mode = it->second.spec.network_mode;
-    if (mode != "bridge" && mode != "host" && mode != "none" && !mode.starts_with("container:")) {
+    if (mode == "bridge") {
+      // As docker0 hands them out.
+      ip = it->second.ip.empty() ? "172.17.0." + std::to_string(next_bridge_ip_++) : it->second.ip;
+    } else if (mode != "host" && mode != "none" && !mode.starts_with("container:")) {
       ip = next_ip_;
     }
+    it->second.ip = ip;
   }
   later([failure, bindings, ip, done = std::move(done)] {
     runtime::StartOutcome out;
@@ -199,6 +204,23 @@ void FakeContainerRuntime::inspect(std::string id, std::function<void(runtime::I
     out.state.labels = it->second.spec.labels;
     out.state.running = it->second.running;
     out.state.exit_code = it->second.exit_code;
+    out.state.ip_address = it->second.ip;
+  }
+  later([out, done = std::move(done)] { done(out); });
+}
+
+void FakeContainerRuntime::stats(std::string id, std::function<void(runtime::StatsOutcome)> done) {
+  actions_.push_back("stats " + id);
+  runtime::StatsOutcome out;
+  out.error = take_failure("stats");
+  if (!out.error) {
+    if (containers_.count(id) == 0) {
+      out.error = runtime::RuntimeError{runtime::ErrorKind::kNotFound, "No such container: " + id};
+    } else if (auto it = stats_.find(id); it != stats_.end()) {
+      out.body = it->second;
+    } else {
+      out.body = R"({"id":")" + id + R"(","read":"2026-01-01T00:00:00Z","memory_stats":{"usage":1048576}})";
+    }
   }
   later([out, done = std::move(done)] { done(out); });
 }

@@ -44,6 +44,18 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
   const std::optional<std::string>& last_registry_auth() const { return last_registry_auth_; }
   bool has_image(const std::string& reference) const { return images_.count(reference) > 0 && images_.at(reference); }
   bool has_network(const std::string& name) const { return networks_.count(name) > 0; }
+  // The spec of the last ensure_network call for `name`.
+  const runtime::NetworkSpec* network_spec(const std::string& name) const {
+    auto it = network_specs_.find(name);
+    return it == network_specs_.end() ? nullptr : &it->second;
+  }
+  // The stats document the fake engine reports for a container (a minimal one when none was set).
+  void set_stats(const std::string& container_id, std::string body) { stats_[container_id] = std::move(body); }
+  // The address the fake engine gave a started container ("" when it has none).
+  std::string ip_of(const std::string& container_id) const {
+    auto it = containers_.find(container_id);
+    return it == containers_.end() ? std::string() : it->second.ip;
+  }
   bool has_volume(const std::string& name) const { return volumes_.count(name) > 0; }
   // The address the fake engine gives a container with its own network namespace.
   void set_next_ip(std::string ip) { next_ip_ = std::move(ip); }
@@ -52,6 +64,7 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
   void kill(std::string id, std::string signal, std::function<void(runtime::Done)> done) override;
   void remove(std::string id, std::function<void(runtime::Done)> done) override;
   void inspect(std::string id, std::function<void(runtime::InspectOutcome)> done) override;
+  void stats(std::string id, std::function<void(runtime::StatsOutcome)> done) override;
   void list(runtime::Labels filter, std::function<void(runtime::ListOutcome)> done) override;
   void info(std::function<void(runtime::EngineInfo)> done) override;
   void watch(runtime::Labels filter, std::function<void(runtime::RuntimeEvent)> on_event,
@@ -63,6 +76,7 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
     runtime::ContainerSpec spec;
     bool running = false;
     std::optional<int> exit_code;
+    std::string ip;
   };
   std::optional<runtime::RuntimeError> take_failure(const std::string& op);
   void later(std::function<void()> f) { queue_.push_back(std::move(f)); }
@@ -76,6 +90,9 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
   std::function<void(runtime::RuntimeEvent)> on_event_;
   std::optional<std::string> last_registry_auth_;
   std::set<std::string> networks_;
+  std::map<std::string, runtime::NetworkSpec> network_specs_;
+  std::map<std::string, std::string> stats_;
+  int next_bridge_ip_ = 2;
   std::set<std::string> volumes_;
   std::string next_ip_ = "10.0.0.2";
   int next_id_ = 1;

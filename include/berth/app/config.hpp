@@ -27,6 +27,11 @@ struct Config {
   std::string secrets_file;         // JSON object: valueFrom -> secret value
   std::string s3_dir;               // stands in for S3: arn:aws:s3:::bucket/key -> <s3_dir>/bucket/key
   std::string efs_dir;              // EFS file systems live here (default <data-dir>/efs or a temp dir)
+  // The task metadata and credentials endpoint (ECS's 169.254.170.2): on by default.
+  bool metadata = true;
+  std::string metadata_address = "169.254.170.2";
+  std::uint16_t metadata_port = 80;
+  std::string task_credentials = "local";  // local | passthrough
   std::int64_t task_retention_s = 3600;
   std::int64_t container_cleanup_wait_s = 3 * 3600;
 };

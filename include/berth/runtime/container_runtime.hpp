@@ -89,10 +89,13 @@ struct ContainerSpec {
   std::optional<std::string> cgroup_parent;
 };
 
-// A Docker network that stands in for a VPC.
+// A Docker bridge network: one that stands in for a VPC, or the one that gives the host the task metadata
+// address. Subnet and gateway left empty are the engine's choice.
 struct NetworkSpec {
   std::string name;
   Labels labels;
+  std::string subnet;   // CIDR, e.g. "169.254.170.0/24"
+  std::string gateway;  // the host's own address on the bridge, e.g. "169.254.170.2"
 };
 
 // A Docker volume (dockerVolumeConfiguration, empty task volumes).
@@ -144,6 +147,7 @@ struct ContainerState {
   bool oom_killed = false;
   std::vector<PortBinding> bindings;
   std::string health;  // "", "starting", "healthy" or "unhealthy"
+  std::string ip_address;  // inspect only: its address on its own network, empty when it shares another's
 };
 struct ListOutcome {
   std::optional<RuntimeError> error;
@@ -152,6 +156,10 @@ struct ListOutcome {
 struct InspectOutcome {
   std::optional<RuntimeError> error;
   ContainerState state;
+};
+struct StatsOutcome {
+  std::optional<RuntimeError> error;
+  std::string body;  // the engine's stats document (JSON) for one sample, as it sent it
 };
 
 struct RuntimeEvent {
@@ -200,6 +208,8 @@ class ContainerRuntime {
   // Force-removes the container (and its anonymous volumes); a missing container is not an error.
   virtual void remove(std::string id, std::function<void(Done)> done) = 0;
   virtual void inspect(std::string id, std::function<void(InspectOutcome)> done) = 0;
+  // One sample of the container's resource usage (the engine's GET /containers/{id}/stats?stream=false).
+  virtual void stats(std::string id, std::function<void(StatsOutcome)> done) = 0;
   // All containers, running or not, that carry every label in `filter`.
   virtual void list(Labels filter, std::function<void(ListOutcome)> done) = 0;
   virtual void info(std::function<void(EngineInfo)> done) = 0;

@@ -74,6 +74,7 @@ class DockerRuntime final : public ContainerRuntime {
   void kill(std::string id, std::string signal, std::function<void(Done)> done) override;
   void remove(std::string id, std::function<void(Done)> done) override;
   void inspect(std::string id, std::function<void(InspectOutcome)> done) override;
+  void stats(std::string id, std::function<void(StatsOutcome)> done) override;
   void list(Labels filter, std::function<void(ListOutcome)> done) override;
   void info(std::function<void(EngineInfo)> done) override;
   // Each call opens its own event stream (and its own connection to the engine).

@@ -44,6 +44,9 @@ struct ReconcilerOptions {
   // Where secrets (`valueFrom`) and environmentFiles (S3 objects) come from; empty functions find nothing.
   std::function<std::optional<std::string>(const std::string& value_from)> secret_lookup;
   std::function<std::optional<std::string>(const std::string& bucket, const std::string& key)> s3_lookup;
+  // Where containers reach the task metadata and credentials endpoint, e.g. "http://169.254.170.2"; empty
+  // leaves ECS_CONTAINER_METADATA_URI*, ECS_AGENT_URI and AWS_CONTAINER_CREDENTIALS_RELATIVE_URI out.
+  std::string metadata_base_url;
 };
 
 // What the reconciler resolved for one container before asking the engine to create it.
@@ -56,6 +59,11 @@ struct SpecInputs {
   // volume name (targets and read-only flags come from each container's mountPoints).
   std::map<std::string, runtime::Mount> volumes;
 };
+
+// The environment ECS itself gives every container of a task: the metadata URIs (v3, v4) and agent URI with the
+// container's token, the credentials path when the task has a role, AWS_EXECUTION_ENV and the region.
+std::vector<std::string> ecs_environment(const state::Task& task, const state::Container& container,
+                                         const ReconcilerOptions& options);
 
 // The container an engine should run for one container of a task (pure; unit-tested on its own).
 runtime::ContainerSpec build_container_spec(const state::Task& task, const state::Container& container,

@@ -70,11 +70,18 @@ struct Container {
   json definition;  // the container definition with RunTask overrides applied
   bool essential = true;
   std::string health_status = "UNKNOWN";  // HEALTHY | UNHEALTHY | UNKNOWN
+  std::optional<TimeMs> created_at;       // when the engine created it
   std::optional<TimeMs> started_at;       // when the engine started it
+  std::optional<TimeMs> finished_at;      // when it was seen to stop
   ContainerStatus last_status = ContainerStatus::kPending;
   std::optional<int> exit_code;
   std::string reason;
   std::string runtime_id;  // Docker container id once created
+  std::string docker_name;  // the engine's name for it (ecs-<family>-<revision>-<name>-<suffix>)
+  std::string ip_address;  // its own address on the engine (bridge mode), as the engine reported at start
+  // The unguessable id in its task metadata URIs (ECS_CONTAINER_METADATA_URI[_V4], ECS_AGENT_URI), set when it
+  // is created.
+  std::string metadata_token;
   std::vector<NetworkBinding> network_bindings;
   // reconciler bookkeeping
   ContainerPhase phase = ContainerPhase::kNew;
@@ -126,6 +133,10 @@ struct Task {
   std::string network_mode = "bridge";
   std::string group;
   std::string started_by;
+  std::string task_role_arn;       // what its containers get credentials for (RunTask's override wins)
+  std::string execution_role_arn;  // berth's own, for pulls and secrets: never handed to containers
+  // The unguessable id of its role credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI); empty without a role.
+  std::string credentials_id;
   std::string cpu;     // task-level, as ECS reports it (string), empty when not set
   std::string memory;  // task-level
   std::string platform_version;        // Fargate only

@@ -191,6 +191,7 @@ class DockerRuntime::Impl {
   void kill(std::string id, std::string signal, std::function<void(Done)> done);
   void remove(std::string id, std::function<void(Done)> done);
   void inspect(std::string id, std::function<void(InspectOutcome)> done);
+  void stats(std::string id, std::function<void(StatsOutcome)> done);
   void list(Labels filter, std::function<void(ListOutcome)> done);
   void info(std::function<void(EngineInfo)> done);
   void watch(Labels filter, std::function<void(RuntimeEvent)> on_event, std::function<void()> on_connected);
@@ -516,11 +517,7 @@ void DockerRuntime::Impl::ensure_network(NetworkSpec spec, std::function<void(Do
 
 void DockerRuntime::Impl::create_network(NetworkSpec spec, std::function<void(Done)> done) {
   HttpRequest req = request("POST", api("/networks/create"));
-  json body{{"Name", spec.name}, {"Driver", "bridge"}, {"CheckDuplicate", true}, {"Labels", json::object()}};
-  for (const auto& [k, v] : spec.labels) {
-    body["Labels"][k] = v;
-  }
-  req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  req.body = docker_detail::network_create_body(spec).dump(-1, ' ', false, json::error_handler_t::replace);
   loop_.send(std::move(req), [this, name = spec.name, done = std::move(done)](HttpResponse r) mutable {
     // 409: created in the meantime (by a concurrent ensure), which is what was asked for.
     if (r.transport == Transport::kOk && (r.status == 201 || r.status == 200 || r.status == 409)) {
@@ -723,8 +720,34 @@ void DockerRuntime::Impl::inspect(std::string id, std::function<void(InspectOutc
         return;
       }
       inspect_container(id, [this, done = std::move(done)](Inspected i) mutable {
+        i.outcome.state.ip_address = std::move(i.address.ip);
         deliver(std::move(done), std::move(i.outcome));
       });
+    });
+  });
+}
+
+void DockerRuntime::Impl::stats(std::string id, std::function<void(StatsOutcome)> done) {
+  on_loop([this, id = std::move(id), done = std::move(done)]() mutable {
+    with_api([this, id = std::move(id), done = std::move(done)](std::optional<RuntimeError> err) mutable {
+      if (err) {
+        deliver(std::move(done), StatsOutcome{std::move(err)});
+        return;
+      }
+      // stream=false: one document; the engine samples twice (about a second apart) so that precpu_stats is set.
+      loop_.send(request("GET", api("/containers/" + url_encode(id) + "/stats?stream=false")),
+                 [this, done = std::move(done)](HttpResponse r) mutable {
+                   if (r.transport != Transport::kOk || r.status != 200) {
+                     deliver(std::move(done), StatsOutcome{failure(endpoint_, r)});
+                     return;
+                   }
+                   RuntimeError error;
+                   if (!parse_body(r, &error)) {
+                     deliver(std::move(done), StatsOutcome{error});
+                     return;
+                   }
+                   deliver(std::move(done), StatsOutcome{std::nullopt, std::move(r.body)});
+                 });
     });
   });
 }
@@ -914,6 +937,9 @@ void DockerRuntime::remove(std::string id, std::function<void(Done)> done) {
 }
 void DockerRuntime::inspect(std::string id, std::function<void(InspectOutcome)> done) {
   impl_->inspect(std::move(id), std::move(done));
+}
+void DockerRuntime::stats(std::string id, std::function<void(StatsOutcome)> done) {
+  impl_->stats(std::move(id), std::move(done));
 }
 void DockerRuntime::list(Labels filter, std::function<void(ListOutcome)> done) {
   impl_->list(std::move(filter), std::move(done));

@@ -506,6 +506,21 @@ json create_body(const ContainerSpec& spec) {
   return body;
 }
 
+json network_create_body(const NetworkSpec& spec) {
+  json body{{"Name", spec.name}, {"Driver", "bridge"}, {"CheckDuplicate", true}, {"Labels", json::object()}};
+  for (const auto& [k, v] : spec.labels) {
+    body["Labels"][k] = v;
+  }
+  if (!spec.subnet.empty()) {
+    json pool{{"Subnet", spec.subnet}};
+    if (!spec.gateway.empty()) {
+      pool["Gateway"] = spec.gateway;
+    }
+    body["IPAM"] = json{{"Driver", "default"}, {"Config", json::array({pool})}};
+  }
+  return body;
+}
+
 NetworkAddress network_address_from_inspect(const json& j) {
   const json& settings = object_or_empty(j, "NetworkSettings");
   const json& networks = object_or_empty(settings, "Networks");

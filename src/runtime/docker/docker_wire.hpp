@@ -37,6 +37,8 @@ NetworkModeKind network_mode_kind(std::string_view mode);
 
 // The body of POST /containers/create. Leaves out what the engine refuses with the chosen network mode.
 json create_body(const ContainerSpec& spec);
+// The body of POST /networks/create: a bridge network, with an IPAM pool when the spec names a subnet.
+json network_create_body(const NetworkSpec& spec);
 // From GET /containers/{id}/json.
 ContainerState state_from_inspect(const json& j);
 

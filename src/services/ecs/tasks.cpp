@@ -187,6 +187,12 @@ Result<json> launch_tasks(EcsContext& ctx, const protocol::Call& call, const sta
     t.network_mode = td.doc.value("networkMode", "bridge");
     t.group = in.value("group", "family:" + td.family);
     t.started_by = in.value("startedBy", "");
+    t.task_role_arn = overrides.value("taskRoleArn", td.doc.value("taskRoleArn", ""));
+    t.execution_role_arn = overrides.value("executionRoleArn", td.doc.value("executionRoleArn", ""));
+    if (!t.task_role_arn.empty()) {
+      // A capability: whoever knows it may fetch the role's credentials, so it must not be guessable.
+      t.credentials_id = ids::secret_uuid4();
+    }
     t.cpu = overrides.value("cpu", td.doc.value("cpu", ""));
     t.memory = overrides.value("memory", td.doc.value("memory", ""));
     t.overrides = overrides;

@@ -48,6 +48,26 @@ TEST(ConfigTest, BadValuesAreRefusedWithTheFlagName) {
   EXPECT_NE(e.error().message.find("BERTH_LOG_LEVEL"), std::string::npos);
 }
 
+TEST(ConfigTest, MetadataEndpointFlags) {
+  auto d = parse({"serve"});
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->config.metadata);
+  EXPECT_EQ(d->config.metadata_address, "169.254.170.2");
+  EXPECT_EQ(d->config.metadata_port, 80);
+  EXPECT_EQ(d->config.task_credentials, "local");
+  auto inv = parse({"serve", "--metadata-address", "172.17.0.1", "--metadata-port=8080"},
+                   {{"BERTH_METADATA", "off"}, {"BERTH_TASK_CREDENTIALS", "passthrough"}});
+  ASSERT_TRUE(inv);
+  EXPECT_FALSE(inv->config.metadata);
+  EXPECT_EQ(inv->config.metadata_address, "172.17.0.1");
+  EXPECT_EQ(inv->config.metadata_port, 8080);
+  EXPECT_EQ(inv->config.task_credentials, "passthrough");
+  EXPECT_FALSE(parse({"serve", "--metadata", "yes"}));
+  EXPECT_FALSE(parse({"serve", "--metadata-port", "0"}));
+  EXPECT_FALSE(parse({"serve", "--metadata-address", "localhost"}));
+  EXPECT_FALSE(parse({"serve", "--task-credentials", "sts"}));
+}
+
 TEST(ConfigTest, VersionAndHelp) {
   EXPECT_EQ(parse({"version"})->command, Command::kVersion);
   EXPECT_EQ(parse({"--help"})->command, Command::kHelp);

@@ -529,6 +529,58 @@ TEST_F(DockerRuntimeTest, EnsureNetworkCreatesAMissingOne) {
   EXPECT_EQ(daemon_.requests_to("POST", "/v1.41/networks/create").size(), 2u);
 }
 
+TEST_F(DockerRuntimeTest, EnsureNetworkAsksForTheSubnetAndGatewayItNames) {
+  daemon_.on("GET", "/v1.41/networks/", ok(R"({"message":"network berth-metadata not found"})", 404));
+  daemon_.on("POST", "/v1.41/networks/create", ok(R"({"Id":"n1","Warning":""})", 201));
+  NetworkSpec spec{"berth-metadata", {{"dev.berth.role", "metadata"}}, "169.254.170.0/24", "169.254.170.2"};
+  auto d = run<Done>([&](auto cb) { rt_->ensure_network(spec, cb); });
+  EXPECT_FALSE(d.error);
+  auto creates = daemon_.requests_to("POST", "/v1.41/networks/create");
+  ASSERT_EQ(creates.size(), 1u);
+  auto body = json::parse(creates[0].body);
+  EXPECT_EQ(body["Name"], "berth-metadata");
+  EXPECT_EQ(body["Driver"], "bridge");
+  EXPECT_EQ(body["Labels"]["dev.berth.role"], "metadata");
+  EXPECT_EQ(body["IPAM"], json::parse(R"({"Driver":"default","Config":[{"Subnet":"169.254.170.0/24","Gateway":"169.254.170.2"}]})"));
+  // Without a subnet the engine chooses: no IPAM section at all.
+  d = run<Done>([&](auto cb) { rt_->ensure_network(NetworkSpec{"vpc", {}}, cb); });
+  EXPECT_FALSE(d.error);
+  creates = daemon_.requests_to("POST", "/v1.41/networks/create");
+  ASSERT_EQ(creates.size(), 2u);
+  EXPECT_FALSE(json::parse(creates[1].body).contains("IPAM"));
+}
+
+TEST_F(DockerRuntimeTest, StatsIsOneSampleOfTheEnginesDocument) {
+  daemon_.on("GET", "/v1.41/containers/c1/stats",
+             ok(R"({"id":"c1","read":"2026-01-01T00:00:01Z","networks":{"eth0":{"rx_bytes":10,"tx_bytes":20}}})"));
+  auto s = run<StatsOutcome>([&](auto cb) { rt_->stats("c1", cb); });
+  ASSERT_FALSE(s.error) << s.error->message;
+  EXPECT_EQ(json::parse(s.body)["networks"]["eth0"]["tx_bytes"], 20);
+  auto reqs = daemon_.requests_to("GET", "/v1.41/containers/c1/stats");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].query_param("stream"), "false");
+
+  daemon_.on("GET", "/v1.41/containers/gone/stats", ok(R"({"message":"No such container: gone"})", 404));
+  s = run<StatsOutcome>([&](auto cb) { rt_->stats("gone", cb); });
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kNotFound);
+  EXPECT_EQ(s.error->message, "Error response from daemon: No such container: gone");
+
+  daemon_.on("GET", "/v1.41/containers/bad/stats", ok("not json"));
+  s = run<StatsOutcome>([&](auto cb) { rt_->stats("bad", cb); });
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kOther);
+}
+
+TEST_F(DockerRuntimeTest, InspectReportsTheContainersAddress) {
+  daemon_.on("GET", "/v1.41/containers/c1/json", ok(R"({"Id":"c1","State":{"Running":true},
+      "HostConfig":{"NetworkMode":"default"},
+      "NetworkSettings":{"Networks":{"bridge":{"IPAddress":"172.17.0.5","MacAddress":"02:42:ac:11:00:05"}}}})"));
+  auto i = run<InspectOutcome>([&](auto cb) { rt_->inspect("c1", cb); });
+  ASSERT_FALSE(i.error);
+  EXPECT_EQ(i.state.ip_address, "172.17.0.5");
+}
+
 TEST_F(DockerRuntimeTest, EnsureNetworkRacingAnotherCreateSucceeds) {
   daemon_.on("GET", "/v1.41/networks/", ok(R"({"message":"not found"})", 404));
   daemon_.on("POST", "/v1.41/networks/create",
@@ -619,6 +671,9 @@ TEST_F(DockerRuntimeTest, NewOperationsReportAnUnreachableEngine) {
     ASSERT_TRUE(d.error);
     EXPECT_EQ(d.error->kind, ErrorKind::kEngineUnavailable);
   }
+  auto s = run<StatsOutcome>([&](auto cb) { rt.stats("c1", cb); });
+  ASSERT_TRUE(s.error);
+  EXPECT_EQ(s.error->kind, ErrorKind::kEngineUnavailable);
 }
 
 // --- containers
@@ -1313,6 +1368,19 @@ TEST_F(DockerRuntimeRealEngineTest, RunsKillsListsAndRemovesAContainer) {
   EXPECT_EQ(s.bindings[0].container_port, 80);
   EXPECT_GT(s.bindings[0].host_port, 0);  // the dynamic port, resolved
   ASSERT_TRUE(posts_.run_until([&] { return saw(RuntimeEvent::Type::kStart) != events.end(); }));
+
+  // Its address on docker0, from start and from inspect alike; and a real stats sample.
+  EXPECT_FALSE(s.ip_address.empty());
+  auto running = run<InspectOutcome>([&](auto cb) { rt_->inspect(c.container_id, cb); });
+  ASSERT_FALSE(running.error);
+  EXPECT_EQ(running.state.ip_address, s.ip_address);
+  auto st = run<StatsOutcome>([&](auto cb) { rt_->stats(c.container_id, cb); });
+  ASSERT_FALSE(st.error) << st.error->message;
+  auto doc = json::parse(st.body);
+  EXPECT_EQ(doc["id"], c.container_id);
+  EXPECT_TRUE(doc["memory_stats"].contains("usage")) << st.body;
+  EXPECT_TRUE(doc["cpu_stats"].contains("cpu_usage")) << st.body;
+  EXPECT_TRUE(doc["networks"].contains("eth0")) << st.body;
 
   auto k = run<Done>([&](auto cb) { rt_->kill(c.container_id, "SIGKILL", cb); });
   ASSERT_FALSE(k.error) << k.error->message;

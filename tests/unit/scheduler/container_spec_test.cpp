@@ -67,7 +67,9 @@ TEST_F(ContainerSpecTest, UnsetFieldsKeepTheImagesDefaults) {
   auto spec = build(json::object());
   EXPECT_FALSE(spec.entrypoint);
   EXPECT_FALSE(spec.command);
-  EXPECT_THAT(spec.env, IsEmpty());
+  // Only what ECS gives every container (no metadata endpoint configured here).
+  EXPECT_THAT(spec.env, ElementsAre("AWS_EXECUTION_ENV=AWS_ECS_EC2", "AWS_REGION=us-east-1",
+                                    "AWS_DEFAULT_REGION=us-east-1"));
   EXPECT_FALSE(spec.working_dir);
   EXPECT_FALSE(spec.user);
   EXPECT_FALSE(spec.hostname);
@@ -109,8 +111,57 @@ TEST_F(ContainerSpecTest, EnvironmentWinsOverEnvironmentFilesAndSecrets) {
                        {{"name", "PLAIN"}, {"value", "x=y"}},
                        {{"name", "EMPTY"}}}}},
                     inputs);
+  EXPECT_THAT(spec.env, ElementsAre("AWS_EXECUTION_ENV=AWS_ECS_EC2", "AWS_REGION=us-east-1",
+                                    "AWS_DEFAULT_REGION=us-east-1", "FROM_FILE=1", "SECRET=s3cr3t",
+                                    "SHARED=from-environment", "PLAIN=x=y", "EMPTY="));
+}
+
+TEST_F(ContainerSpecTest, InjectsTheMetadataAndCredentialsEnvironmentAsEcsDoes) {
+  options_.metadata_base_url = "http://169.254.170.2";
+  task_.credentials_id = "6d1f0f1e-2b7a-4c39-9e9a-0c1d2e3f4a5b";
+  std::size_t i = add(json::object());
+  task_.containers[i].metadata_token = "00112233445566778899aabbccddeeff";
+  auto spec = build_container_spec(task_, task_.containers[i], options_, "s", {});
   EXPECT_THAT(spec.env,
-              ElementsAre("FROM_FILE=1", "SECRET=s3cr3t", "SHARED=from-environment", "PLAIN=x=y", "EMPTY="));
+              ElementsAre("ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/00112233445566778899aabbccddeeff",
+                          "ECS_CONTAINER_METADATA_URI=http://169.254.170.2/v3/00112233445566778899aabbccddeeff",
+                          "ECS_AGENT_URI=http://169.254.170.2/api/00112233445566778899aabbccddeeff",
+                          "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/6d1f0f1e-2b7a-4c39-9e9a-0c1d2e3f4a5b",
+                          "AWS_EXECUTION_ENV=AWS_ECS_EC2", "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1"));
+}
+
+TEST_F(ContainerSpecTest, NoTaskRoleMeansNoCredentialsUri) {
+  options_.metadata_base_url = "http://169.254.170.2";
+  std::size_t i = add(json::object());
+  task_.containers[i].metadata_token = "t0";
+  auto env = ecs_environment(task_, task_.containers[i], options_);
+  for (const auto& kv : env) {
+    EXPECT_FALSE(kv.starts_with("AWS_CONTAINER_CREDENTIALS")) << kv;
+  }
+  EXPECT_EQ(env.size(), 6u);
+}
+
+TEST_F(ContainerSpecTest, FargateRegionAndAnEndpointElsewhere) {
+  options_.metadata_base_url = "http://172.17.0.1:8080";
+  task_.scope.region = "eu-west-1";
+  task_.launch_type = "FARGATE";
+  task_.credentials_id = "c1";
+  std::size_t i = add(json::object());
+  task_.containers[i].metadata_token = "t1";
+  auto env = ecs_environment(task_, task_.containers[i], options_);
+  EXPECT_THAT(env, ElementsAre("ECS_CONTAINER_METADATA_URI_V4=http://172.17.0.1:8080/v4/t1",
+                               "ECS_CONTAINER_METADATA_URI=http://172.17.0.1:8080/v3/t1",
+                               "ECS_AGENT_URI=http://172.17.0.1:8080/api/t1",
+                               // the SDKs resolve a relative URI against 169.254.170.2 only
+                               "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://172.17.0.1:8080/v2/credentials/c1",
+                               "AWS_EXECUTION_ENV=AWS_ECS_FARGATE", "AWS_REGION=eu-west-1",
+                               "AWS_DEFAULT_REGION=eu-west-1"));
+}
+
+TEST_F(ContainerSpecTest, TheContainersOwnEnvironmentWinsOverInjectedValues) {
+  auto spec = build({{"environment", {{{"name", "AWS_REGION"}, {"value", "ap-south-1"}}}}});
+  EXPECT_THAT(spec.env, ElementsAre("AWS_EXECUTION_ENV=AWS_ECS_EC2", "AWS_DEFAULT_REGION=us-east-1",
+                                    "AWS_REGION=ap-south-1"));
 }
 
 TEST_F(ContainerSpecTest, CpuSharesAndMemoryInMiB) {

@@ -135,6 +135,41 @@ TEST_F(TaskReconcilerTest, ContainerSpecCarriesEcsLabels) {
   EXPECT_EQ(spec.ports[0].host_ip, "127.0.0.1");
 }
 
+TEST_F(TaskReconcilerTest, RecordsWhatTheMetadataEndpointNeeds) {
+  ReconcilerOptions options{"inst1", "127.0.0.1"};
+  options.metadata_base_url = "http://169.254.170.2";
+  TaskReconciler reconciler(store_, runtime_, clock_, options);
+  reconciler.start();
+  auto id = add_task({{"app", true}, {"side", false}});
+  task(id).credentials_id = "cred-1";
+  reconciler.reconcile(id);
+  settle();
+  ASSERT_EQ(task(id).last_status, TaskStatus::kRunning);
+  const auto& app = container(id, "app");
+  const auto& side = container(id, "side");
+  // An unguessable token per container, in the environment of that container only.
+  ASSERT_EQ(app.metadata_token.size(), 32u);
+  EXPECT_NE(app.metadata_token, side.metadata_token);
+  const auto& spec = runtime_.created_specs()[0];
+  EXPECT_EQ(spec.name, app.docker_name);
+  EXPECT_NE(std::find(spec.env.begin(), spec.env.end(),
+                      "ECS_CONTAINER_METADATA_URI_V4=http://169.254.170.2/v4/" + app.metadata_token),
+            spec.env.end());
+  EXPECT_NE(std::find(spec.env.begin(), spec.env.end(), "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/cred-1"),
+            spec.env.end());
+  // The engine's address for each bridge container, and when it was created.
+  EXPECT_EQ(app.ip_address, runtime_.ip_of(app.runtime_id));
+  EXPECT_TRUE(app.ip_address.starts_with("172.17.0."));
+  EXPECT_NE(app.ip_address, side.ip_address);
+  EXPECT_TRUE(app.created_at.has_value());
+  EXPECT_FALSE(app.finished_at.has_value());
+
+  clock_.advance_ms(1000);
+  runtime_.exit(side.runtime_id, 0);
+  settle();
+  EXPECT_EQ(container(id, "side").finished_at, clock_.now_ms());
+}
+
 TEST_F(TaskReconcilerTest, EssentialExitStopsTaskAndOtherContainers) {
   reconciler_.start();
   auto id = add_task({{"app", true}, {"sidecar", false}});

@@ -215,6 +215,34 @@ TEST_F(EcsHandlersTest, RunTaskCreatesPendingTasksAndKicksScheduler) {
   EXPECT_EQ(kicked_.size(), 2u);
 }
 
+TEST_F(EcsHandlersTest, RunTaskKeepsTheRolesAndGivesATaskRoleACredentialsId) {
+  ok("CreateCluster", json::object());
+  register_web({{"taskRoleArn", "arn:aws:iam::111122223333:role/from-def"},
+                {"executionRoleArn", "arn:aws:iam::111122223333:role/exec"}});
+  auto defined = ok("RunTask", {{"taskDefinition", "web"}});
+  auto overridden =
+      ok("RunTask", {{"taskDefinition", "web"}, {"overrides", {{"taskRoleArn", "arn:aws:iam::444455556666:role/o"}}}});
+  register_web({{"family", "norole"}});
+  auto none = ok("RunTask", {{"taskDefinition", "norole"}});
+  auto task = [&](const json& r) {
+    std::string arn = r["tasks"][0]["taskArn"];
+    return store_.find_task(arn.substr(arn.rfind('/') + 1));
+  };
+  ASSERT_NE(task(defined), nullptr);
+  EXPECT_EQ(task(defined)->task_role_arn, "arn:aws:iam::111122223333:role/from-def");
+  EXPECT_EQ(task(defined)->execution_role_arn, "arn:aws:iam::111122223333:role/exec");
+  EXPECT_EQ(task(overridden)->task_role_arn, "arn:aws:iam::444455556666:role/o");
+  const std::string id = task(defined)->credentials_id;
+  EXPECT_EQ(id.size(), 36u);
+  EXPECT_EQ(id[14], '4');
+  EXPECT_NE(task(overridden)->credentials_id, id);  // one per task, never shared
+  EXPECT_TRUE(task(none)->credentials_id.empty());
+  EXPECT_TRUE(task(none)->task_role_arn.empty());
+  // DescribeTasks shows the override as ECS does, and nothing of the credentials.
+  EXPECT_EQ(overridden["tasks"][0]["overrides"]["taskRoleArn"], "arn:aws:iam::444455556666:role/o");
+  EXPECT_EQ(defined.dump().find(id), std::string::npos);
+}
+
 TEST_F(EcsHandlersTest, RunTaskErrors) {
   register_web();
   expect_error("RunTask", {{"taskDefinition", "web"}}, "ClusterNotFoundException", "Cluster not found.");

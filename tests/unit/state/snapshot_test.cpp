@@ -32,12 +32,21 @@ Store sample() {
   t.group = "family:web";
   t.last_status = TaskStatus::kRunning;
   t.started_at = 42;
+  t.task_role_arn = "arn:aws:iam::123456789012:role/app";
+  t.execution_role_arn = "arn:aws:iam::123456789012:role/exec";
+  t.credentials_id = "6d1f0f1e-2b7a-4c39-9e9a-0c1d2e3f4a5b";
   Container running;
   running.name = "app";
   running.runtime_id = "deadbeef";
   running.phase = ContainerPhase::kStarted;
   running.last_status = ContainerStatus::kRunning;
   running.network_bindings.push_back(NetworkBinding{"127.0.0.1", 80, 32768, "tcp"});
+  running.ip_address = "172.17.0.9";
+  running.metadata_token = "00112233445566778899aabbccddeeff";
+  running.docker_name = "ecs-web-2-app-1a2b";
+  running.created_at = 40;
+  running.started_at = 41;
+  running.finished_at = 43;
   Container pulling;
   pulling.name = "side";
   pulling.phase = ContainerPhase::kPulling;
@@ -69,6 +78,16 @@ TEST(SnapshotTest, RoundTripsTheStore) {
   EXPECT_EQ(t->started_at, 42);
   EXPECT_EQ(t->containers[0].runtime_id, "deadbeef");
   EXPECT_EQ(t->containers[0].network_bindings[0].host_port, 32768);
+  EXPECT_EQ(t->task_role_arn, "arn:aws:iam::123456789012:role/app");
+  EXPECT_EQ(t->execution_role_arn, "arn:aws:iam::123456789012:role/exec");
+  EXPECT_EQ(t->credentials_id, "6d1f0f1e-2b7a-4c39-9e9a-0c1d2e3f4a5b");
+  const auto& c = t->containers[0];
+  EXPECT_EQ(c.ip_address, "172.17.0.9");
+  EXPECT_EQ(c.metadata_token, "00112233445566778899aabbccddeeff");
+  EXPECT_EQ(c.docker_name, "ecs-web-2-app-1a2b");
+  EXPECT_EQ(c.created_at, 40);
+  EXPECT_EQ(c.started_at, 41);
+  EXPECT_EQ(c.finished_at, 43);
   EXPECT_EQ(back.region(Scope{"123456789012", "eu-west-1"}).task_definitions["web"].size(), 2u);
 }
 
