@@ -1,6 +1,7 @@
 #include <berth/common/ids.hpp>
 
 #include <random>
+#include <string_view>
 
 namespace berth::ids {
 namespace {
@@ -16,6 +17,15 @@ std::string random_hex(int n) {
   std::uniform_int_distribution<int> dist(0, 15);
   for (auto& c : out) {
     c = kHex[dist(rng())];
+  }
+  return out;
+}
+
+std::string random_from(std::string_view alphabet, int n) {
+  std::string out(static_cast<std::size_t>(n), alphabet[0]);
+  std::uniform_int_distribution<std::size_t> dist(0, alphabet.size() - 1);
+  for (auto& c : out) {
+    c = alphabet[dist(rng())];
   }
   return out;
 }
@@ -71,24 +81,11 @@ std::string digits(int n) {
   return out;
 }
 
+// Both draw from the shared engine; they differ only in alphabet.
 std::string url_safe(int n) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-  std::string out(static_cast<std::size_t>(n), 'A');
-  std::uniform_int_distribution<int> dist(0, 63);
-  for (auto& c : out) {
-    c = kAlphabet[dist(rng())];
-  }
-  return out;
+  return random_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", n);
 }
 
-std::string alnum(int n) {
-  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  std::string out(static_cast<std::size_t>(n), '0');
-  std::uniform_int_distribution<int> dist(0, static_cast<int>(sizeof(kChars)) - 2);
-  for (auto& c : out) {
-    c = kChars[dist(rng())];
-  }
-  return out;
-}
+std::string alnum(int n) { return random_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", n); }
 
 }  // namespace berth::ids

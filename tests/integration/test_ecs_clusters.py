@@ -273,11 +273,12 @@ class EcsClustersTest(BerthTestCase):
             "and Fargate providers. Specify one or the other and try again.")
         self.boto_error("ClusterNotFoundException", lambda: put(
             cluster="ghost", capacityProviders=[], defaultCapacityProviderStrategy=[]))
-        # RunTask without a launch type would follow the cluster's default strategy, which berth cannot yet.
+        # RunTask without a launch type follows the cluster's default strategy: Fargate, which this EC2-only
+        # task definition does not support.
         self.register("strategy", [busybox("main", sh("exit 0"))])
         put(cluster="dev", capacityProviders=["FARGATE"],
             defaultCapacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}])
-        self.boto_error("UnsupportedFeatureException",
+        self.boto_error("InvalidParameterException",
                         lambda: self.ecs.run_task(cluster="dev", taskDefinition="strategy"))
         # A weight above the model's bound never reaches the handler.
         self.raw_error("PutClusterCapacityProviders",

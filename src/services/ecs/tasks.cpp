@@ -34,6 +34,19 @@ void apply_container_override(json& def, const json& o) {
   }
 }
 
+// Every containerOverride must name a container of the task definition.
+std::optional<AwsError> check_container_overrides(const json& in, const state::TaskDefinition& td) {
+  const json overrides = in.value("overrides", json::object());
+  const auto& defs = td.doc["containerDefinitions"];
+  for (const auto& o : overrides.value("containerOverrides", json::array())) {
+    const std::string name = o.value("name", "");
+    if (std::none_of(defs.begin(), defs.end(), [&](const json& d) { return d.value("name", "") == name; })) {
+      return invalid_parameter("Override for container named " + name + " is not a container in the TaskDefinition.");
+    }
+  }
+  return std::nullopt;
+}
+
 // How RunTask decides where a task runs: a launch type, or capacity providers (given or the cluster's default).
 struct Launch {
   std::string launch_type;
@@ -279,13 +292,8 @@ Result<json> run_task(EcsContext& ctx, const protocol::Call& call) {
   if (auto error = check_run_task(in, *td, launch_type)) {
     return *error;
   }
-  const json overrides = in.value("overrides", json::object());
-  for (const auto& o : overrides.value("containerOverrides", json::array())) {
-    const std::string name = o.value("name", "");
-    const auto& defs = td->doc["containerDefinitions"];
-    if (std::none_of(defs.begin(), defs.end(), [&](const json& d) { return d.value("name", "") == name; })) {
-      return invalid_parameter("Override for container named " + name + " is not a container in the TaskDefinition.");
-    }
+  if (auto error = check_container_overrides(in, *td)) {
+    return *error;
   }
 
   return launch_tasks(ctx, call, **cluster, *td, *launch, count, {});
@@ -316,13 +324,8 @@ Result<json> start_task(EcsContext& ctx, const protocol::Call& call) {
   if (auto error = check_run_task(in, *td, launch.launch_type)) {
     return *error;
   }
-  const json overrides = in.value("overrides", json::object());
-  for (const auto& o : overrides.value("containerOverrides", json::array())) {
-    const std::string name = o.value("name", "");
-    const auto& defs = td->doc["containerDefinitions"];
-    if (std::none_of(defs.begin(), defs.end(), [&](const json& d) { return d.value("name", "") == name; })) {
-      return invalid_parameter("Override for container named " + name + " is not a container in the TaskDefinition.");
-    }
+  if (auto error = check_container_overrides(in, *td)) {
+    return *error;
   }
   std::vector<state::ContainerInstance*> instances;
   json failures = json::array();
