@@ -324,6 +324,15 @@ void FakeDockerDaemon::serve(int fd) {
     std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " " + reason(resp.status) +
                       "\r\nApi-Version: 1.41\r\nServer: Docker/20.10.24 (linux)\r\n";
     const bool chunked = !resp.chunks.empty() || resp.hold_open;
+    // A held-open stream is registered while its headers go out, under the lock send_chunk() takes: a test that
+    // sees the client connected (headers read) can then always reach the stream, and no chunk can overtake the
+    // headers.
+    std::unique_lock<std::mutex> stream_lock(mutex_, std::defer_lock);
+    if (resp.hold_open) {
+      stream_lock.lock();
+      streams_.insert(fd);
+      ++streams_opened_;
+    }
     if (chunked) {
       out += "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
       if (!send_all(fd, out)) {
@@ -355,11 +364,8 @@ void FakeDockerDaemon::serve(int fd) {
       }
     }
     if (resp.hold_open) {
-      std::unique_lock lock(mutex_);
-      streams_.insert(fd);
-      ++streams_opened_;
       cv_.notify_all();
-      cv_.wait(lock, [&] { return stopping_ || streams_.count(fd) == 0; });
+      cv_.wait(stream_lock, [&] { return stopping_ || streams_.count(fd) == 0; });
       break;
     }
     if (auto it = req.headers.find("connection"); it != req.headers.end() && lower(it->second) == "close") {

@@ -90,26 +90,54 @@ Result<json*> capacity_provider_tags(state::RegionState& region, const Scope& /*
   return &it->second.tags;
 }
 
-// Services, container instances and task sets are taggable in ECS but live on other branches: until they are
-// merged none exists here. A long-format service ARN has a cluster segment; the short one cannot be tagged.
-Result<json*> service_tags(state::RegionState& /*region*/, const Scope& /*scope*/, const EcsResource& r) {
+// A long-format service ARN has a cluster segment; the short one cannot be tagged.
+Result<json*> service_tags(state::RegionState& region, const Scope& /*scope*/, const EcsResource& r) {
   if (r.path.size() == 2) {
     return invalid_parameter("Long arn format must be used for tagging operations");
   }
-  return r.path.size() == 3 ? Result<json*>(resource_not_found()) : Result<json*>(invalid_arn());
+  if (r.path.size() != 3) {
+    return invalid_arn();
+  }
+  auto it = region.services.find(state::service_key(r.path[1], r.path[2]));
+  if (!r.in_scope || it == region.services.end() || it->second.status == "INACTIVE") {
+    return resource_not_found();
+  }
+  return &it->second.tags;
 }
 
-Result<json*> container_instance_tags(state::RegionState& /*region*/, const Scope& /*scope*/,
-                                      const EcsResource& r) {
+Result<json*> container_instance_tags(state::RegionState& region, const Scope& /*scope*/, const EcsResource& r) {
   if (r.path.size() == 2) {
     return invalid_parameter("Long arn format must be used for tagging operations");
   }
-  return r.path.size() == 3 ? Result<json*>(resource_not_found()) : Result<json*>(invalid_arn());
+  if (r.path.size() != 3) {
+    return invalid_arn();
+  }
+  auto it = region.container_instances.find(r.path[2]);
+  if (!r.in_scope || it == region.container_instances.end() || it->second.cluster_name != r.path[1] ||
+      it->second.status == "INACTIVE") {
+    return resource_not_found();
+  }
+  return &it->second.tags;
 }
 
-// task-set/<cluster>/<service>/<id>, where the id itself may hold a slash (ecs-svc/<digits>).
-Result<json*> task_set_tags(state::RegionState& /*region*/, const Scope& /*scope*/, const EcsResource& r) {
-  return r.path.size() >= 4 ? Result<json*>(resource_not_found()) : Result<json*>(invalid_arn());
+// task-set/<cluster>/<service>/<id>, where the id itself holds a slash (ecs-svc/<digits>).
+Result<json*> task_set_tags(state::RegionState& region, const Scope& /*scope*/, const EcsResource& r) {
+  if (r.path.size() < 4) {
+    return invalid_arn();
+  }
+  auto it = region.services.find(state::service_key(r.path[1], r.path[2]));
+  if (r.in_scope && it != region.services.end()) {
+    std::string id = r.path[3];
+    for (std::size_t k = 4; k < r.path.size(); ++k) {
+      id += "/" + r.path[k];
+    }
+    for (auto& ts : it->second.task_sets) {
+      if (ts.id == id) {
+        return &ts.tags;
+      }
+    }
+  }
+  return resource_not_found();
 }
 
 // The taggable resource kinds, by the first segment of the ARN's resource. A new kind is one more row.

@@ -501,3 +501,29 @@ TEST_F(ContainerInstancesTest, StartTaskRunsOneTaskOnEachNamedInstance) {
 
 }  // namespace
 }  // namespace berth::services
+
+namespace berth::services {
+namespace {
+
+TEST_F(ContainerInstancesTest, ServicesAndContainerInstancesAreTaggable) {
+  const std::string instance = register_instance("i-tag");
+  ok("TagResource", {{"resourceArn", instance}, {"tags", {{{"key", "team"}, {"value", "infra"}}}}});
+  auto tags = ok("ListTagsForResource", {{"resourceArn", instance}})["tags"];
+  EXPECT_NE(std::find(tags.begin(), tags.end(), json({{"key", "team"}, {"value", "infra"}})), tags.end());
+
+  ok("RegisterTaskDefinition",
+     {{"family", "web"}, {"containerDefinitions", {{{"name", "app"}, {"image", "busybox"}, {"memory", 64}}}}});
+  auto svc = ok("CreateService", {{"cluster", "dev"}, {"serviceName", "api"}, {"taskDefinition", "web"},
+                                  {"desiredCount", 0}})["service"];
+  const std::string arn = svc["serviceArn"];
+  ok("TagResource", {{"resourceArn", arn}, {"tags", {{{"key", "tier"}, {"value", "web"}}}}});
+  EXPECT_EQ(ok("ListTagsForResource", {{"resourceArn", arn}})["tags"], json({{{"key", "tier"}, {"value", "web"}}}));
+  ok("UntagResource", {{"resourceArn", arn}, {"tagKeys", {"tier"}}});
+  EXPECT_TRUE(ok("ListTagsForResource", {{"resourceArn", arn}})["tags"].empty());
+  expect_error("ListTagsForResource",
+               {{"resourceArn", "arn:aws:ecs:us-east-1:000000000000:service/dev/ghost"}},
+               "ResourceNotFoundException");
+}
+
+}  // namespace
+}  // namespace berth::services
