@@ -7,8 +7,12 @@ namespace berth {
 namespace {
 
 void put_octal(char* field, std::size_t width, unsigned long long value) {
-  // width-1 octal digits and a NUL, as ustar wants.
-  std::snprintf(field, width, "%0*llo", static_cast<int>(width - 1), value);
+  // width-1 octal digits and a NUL, as ustar wants (formatted into a roomy buffer: a value too large for the
+  // field keeps its low digits instead of overflowing it).
+  char digits[32];
+  std::snprintf(digits, sizeof(digits), "%022llo", value);
+  std::memcpy(field, digits + 22 - (width - 1), width - 1);
+  field[width - 1] = '\0';
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <berth/common/base64.hpp>
 #include <berth/common/ids.hpp>
 #include <berth/common/json.hpp>
+#include <berth/common/tar.hpp>
 #include <berth/common/time_format.hpp>
 
 namespace berth {
@@ -85,6 +86,22 @@ TEST(JsonTest, DepthIsBounded) {
   EXPECT_EQ(r.error().type, "SerializationException");
   std::string ok = "{\"a\":[[[1]]]}";
   EXPECT_TRUE(parse_request_json(ok, 64));
+}
+
+TEST(TarTest, UstarHeaderFieldsAndChecksum) {
+  const std::string tar = make_tar({TarEntry{"pause", "abc", 0755}});
+  ASSERT_EQ(tar.size(), 512u + 512u + 1024u);  // header, padded content, two zero blocks
+  EXPECT_EQ(tar.substr(0, 5), "pause");
+  EXPECT_EQ(std::string(tar.data() + 100, 7), "0000755");
+  EXPECT_EQ(std::string(tar.data() + 124, 11), "00000000003");
+  EXPECT_EQ(tar[156], '0');
+  EXPECT_EQ(std::string(tar.data() + 257, 5), "ustar");
+  EXPECT_EQ(tar.substr(512, 3), "abc");
+  unsigned sum = 0;
+  for (int i = 0; i < 512; ++i) {
+    sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(tar[i]);
+  }
+  EXPECT_EQ(std::stoul(std::string(tar.data() + 148, 6), nullptr, 8), sum);
 }
 
 TEST(TimeFormatTest, Rfc3339) {
