@@ -74,6 +74,15 @@ Container* TaskReconciler::find_container(Task& task, const std::string& name) {
   return nullptr;
 }
 
+Container* TaskReconciler::landed(const std::string& task_id, const std::string& name, Task*& task) {
+  task = store_.find_task(task_id);
+  Container* c = task == nullptr ? nullptr : find_container(*task, name);
+  if (c != nullptr) {
+    c->op_in_flight = false;
+  }
+  return c;
+}
+
 void TaskReconciler::stop_task(Task& task, const std::string& stop_code, const std::string& reason) {
   state::request_task_stop(task, stop_code, reason, clock_.now_ms());
 }
@@ -609,12 +618,11 @@ void TaskReconciler::pull(Task& task, Container& c) {
     if (op_completed()) {
       return;
     }
-    Task* t = store_.find_task(id);
-    Container* ct = t == nullptr ? nullptr : find_container(*t, name);
+    Task* t = nullptr;
+    Container* ct = landed(id, name, t);
     if (ct == nullptr) {
       return;
     }
-    ct->op_in_flight = false;
     if (out.error) {
       fail_container(*t, *ct, "CannotPullContainerError: " + out.error->message);
     } else {
@@ -694,12 +702,11 @@ void TaskReconciler::start_container(Task& task, Container& c) {
     if (op_completed()) {
       return;
     }
-    Task* t = store_.find_task(id);
-    Container* ct = t == nullptr ? nullptr : find_container(*t, name);
+    Task* t = nullptr;
+    Container* ct = landed(id, name, t);
     if (ct == nullptr) {
       return;
     }
-    ct->op_in_flight = false;
     if (out.error) {
       fail_container(*t, *ct, "CannotStartContainerError: " + out.error->message);
     } else {

@@ -127,6 +127,9 @@ class TaskReconciler {
 
  private:
   state::Container* find_container(state::Task& task, const std::string& name);
+  // The task and container an engine operation just completed for, with the container's operation marked as
+  // landed; null when either is gone (reset, retention).
+  state::Container* landed(const std::string& task_id, const std::string& name, state::Task*& task);
   void stop_task(state::Task& task, const std::string& stop_code, const std::string& reason);
   void fail_container(state::Task& task, state::Container& c, const std::string& reason);
   void mark_exited(state::Task& task, state::Container& c, std::optional<int> exit_code);
