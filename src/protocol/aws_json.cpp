@@ -31,6 +31,28 @@ std::string unsupported_error_type(const ServiceModel& service) {
   return "ValidationException";
 }
 
+// The model treats a null member as absent (validation already has); removing them here means no handler ever
+// meets a null where it reads a member with value() or contains().
+json without_null_members(const json& value) {
+  if (value.is_object()) {
+    json out = json::object();
+    for (const auto& [key, member] : value.items()) {
+      if (!member.is_null()) {
+        out[key] = without_null_members(member);
+      }
+    }
+    return out;
+  }
+  if (value.is_array()) {
+    json out = json::array();
+    for (const auto& entry : value) {
+      out.push_back(without_null_members(entry));
+    }
+    return out;
+  }
+  return value;
+}
+
 }  // namespace
 
 Caller caller_from_authorization(std::string_view authorization, const Scope& defaults) {
@@ -87,7 +109,7 @@ Result<Call> prepare_call(const AwsJsonRequest& request, const Scope& defaults, 
   Call call;
   call.service = service;
   call.operation = op;
-  call.input = std::move(input).value();
+  call.input = without_null_members(*input);
   call.caller = caller_from_authorization(request.authorization, defaults);
   call.request_id = std::move(request_id);
   return call;

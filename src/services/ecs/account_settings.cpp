@@ -233,13 +233,13 @@ std::string effective_account_setting(const state::RegionState& region, const Sc
 
 void register_account_setting_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
   table.add("ecs", "PutAccountSetting",
-            [&ctx](const protocol::Call& c) { return put_setting(ctx, without_nulls(c), false); });
+            [&ctx](const protocol::Call& c) { return put_setting(ctx, c, false); });
   table.add("ecs", "PutAccountSettingDefault",
-            [&ctx](const protocol::Call& c) { return put_setting(ctx, without_nulls(c), true); });
+            [&ctx](const protocol::Call& c) { return put_setting(ctx, c, true); });
   table.add("ecs", "DeleteAccountSetting",
-            [&ctx](const protocol::Call& c) { return delete_account_setting(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return delete_account_setting(ctx, c); });
   table.add("ecs", "ListAccountSettings",
-            [&ctx](const protocol::Call& c) { return list_account_settings(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return list_account_settings(ctx, c); });
 }
 
 }  // namespace berth::services::ecs

@@ -558,13 +558,13 @@ std::optional<AwsError> check_capacity_provider_strategy(const json& associated,
 
 void register_capacity_provider_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
   table.add("ecs", "CreateCapacityProvider",
-            [&ctx](const protocol::Call& c) { return create_capacity_provider(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return create_capacity_provider(ctx, c); });
   table.add("ecs", "UpdateCapacityProvider",
-            [&ctx](const protocol::Call& c) { return update_capacity_provider(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return update_capacity_provider(ctx, c); });
   table.add("ecs", "DeleteCapacityProvider",
-            [&ctx](const protocol::Call& c) { return delete_capacity_provider(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return delete_capacity_provider(ctx, c); });
   table.add("ecs", "DescribeCapacityProviders",
-            [&ctx](const protocol::Call& c) { return describe_capacity_providers(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return describe_capacity_providers(ctx, c); });
 }
 
 }  // namespace berth::services::ecs

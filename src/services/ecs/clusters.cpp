@@ -318,20 +318,20 @@ Result<json> delete_cluster(EcsContext& ctx, const protocol::Call& call) {
 
 void register_cluster_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
   table.add("ecs", "CreateCluster",
-            [&ctx](const protocol::Call& c) { return create_cluster(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return create_cluster(ctx, c); });
   table.add("ecs", "DescribeClusters",
-            [&ctx](const protocol::Call& c) { return describe_clusters(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return describe_clusters(ctx, c); });
   table.add("ecs", "ListClusters",
-            [&ctx](const protocol::Call& c) { return list_clusters(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return list_clusters(ctx, c); });
   table.add("ecs", "UpdateCluster",
-            [&ctx](const protocol::Call& c) { return update_cluster(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return update_cluster(ctx, c); });
   table.add("ecs", "UpdateClusterSettings",
-            [&ctx](const protocol::Call& c) { return update_cluster_settings(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return update_cluster_settings(ctx, c); });
   table.add("ecs", "PutClusterCapacityProviders", [&ctx](const protocol::Call& c) {
-    return put_cluster_capacity_providers(ctx, without_nulls(c));
+    return put_cluster_capacity_providers(ctx, c);
   });
   table.add("ecs", "DeleteCluster",
-            [&ctx](const protocol::Call& c) { return delete_cluster(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return delete_cluster(ctx, c); });
 }
 
 }  // namespace berth::services::ecs

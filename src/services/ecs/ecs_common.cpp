@@ -12,34 +12,6 @@ std::string string_or(const json& input, const char* key, std::string fallback) 
   return it->get<std::string>();
 }
 
-namespace {
-json strip_nulls(const json& value) {
-  if (value.is_object()) {
-    json out = json::object();
-    for (const auto& [key, member] : value.items()) {
-      if (!member.is_null()) {
-        out[key] = strip_nulls(member);
-      }
-    }
-    return out;
-  }
-  if (value.is_array()) {
-    json out = json::array();
-    for (const auto& entry : value) {
-      out.push_back(strip_nulls(entry));
-    }
-    return out;
-  }
-  return value;
-}
-}  // namespace
-
-protocol::Call without_nulls(const protocol::Call& call) {
-  protocol::Call out = call;
-  out.input = strip_nulls(call.input);
-  return out;
-}
-
 Result<state::Cluster*> resolve_cluster(state::RegionState& region, const Scope& scope, const json& input,
                                         const char* key) {
   std::string ref = string_or(input, key, "default");

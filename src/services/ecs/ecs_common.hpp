@@ -24,9 +24,6 @@ inline AwsError unsupported(std::string message) {
 
 std::string string_or(const json& input, const char* key, std::string fallback);
 
-// The call with every null member of its input removed, recursively: the model treats a null member as absent
-// (validation already did), and handlers can then use value()/contains() without meeting a null.
-protocol::Call without_nulls(const protocol::Call& call);
 
 // The cluster named by input[key] (a name or an ARN; absent means "default"). Unknown or INACTIVE clusters are
 // ClusterNotFoundException, as ECS answers.

@@ -257,11 +257,11 @@ Result<json*> resource_tags(state::RegionState& region, const Scope& scope, std:
 
 void register_tag_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
   table.add("ecs", "TagResource",
-            [&ctx](const protocol::Call& c) { return tag_resource(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return tag_resource(ctx, c); });
   table.add("ecs", "UntagResource",
-            [&ctx](const protocol::Call& c) { return untag_resource(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return untag_resource(ctx, c); });
   table.add("ecs", "ListTagsForResource",
-            [&ctx](const protocol::Call& c) { return list_tags_for_resource(ctx, without_nulls(c)); });
+            [&ctx](const protocol::Call& c) { return list_tags_for_resource(ctx, c); });
 }
 
 }  // namespace berth::services::ecs

@@ -322,6 +322,15 @@ TEST_F(EcsHandlersTest, CapacityProviderStrategyNeedsAssociatedProviders) {
   EXPECT_GE(per_provider["FARGATE_SPOT"], 2);
 }
 
+TEST_F(EcsHandlersTest, NullMembersAreAbsentForEveryHandler) {
+  ok("CreateCluster", {{"clusterName", nullptr}});
+  register_web();
+  auto r = ok("RunTask", {{"taskDefinition", "web"}, {"group", nullptr}, {"startedBy", nullptr}, {"count", nullptr}});
+  EXPECT_EQ(r["tasks"].size(), 1u);
+  EXPECT_EQ(r["tasks"][0]["group"], "family:web");
+  EXPECT_FALSE(r["tasks"][0].contains("startedBy"));
+}
+
 TEST_F(EcsHandlersTest, RunTaskAppliesContainerOverrides) {
   ok("CreateCluster", json::object());
   register_web({{"containerDefinitions",
