@@ -28,9 +28,10 @@ import json
 import os
 import sys
 
-# Only services speaking AWS JSON (1.0/1.1) belong here: berth's protocol layer routes by X-Amz-Target.
-# Add e.g. "logs", "events" or "monitoring" (CloudWatch speaks JSON 1.0 in recent models) when berth serves them.
-SERVICES = ("ecs", "ecr", "application-autoscaling")
+# Only services whose model lists AWS JSON (1.0/1.1) among its protocols belong here. CloudWatch lists JSON 1.0
+# beside smithy-rpc-v2-cbor (what botocore 1.43 picks) and query (what AWS CLI v2 2.9 speaks); the table keeps the
+# JSON view, and the other wire protocols map onto the same operations and shapes.
+SERVICES = ("ecs", "ecr", "application-autoscaling", "cloudwatch")
 
 FORMAT_VERSION = 1
 

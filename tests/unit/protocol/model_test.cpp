@@ -17,15 +17,16 @@ const ServiceModel& service(std::string_view id) {
   return *found;
 }
 
-TEST(BuiltinServices, HoldsTheThreeJsonServicesSortedById) {
+TEST(BuiltinServices, HoldsTheFourServicesSortedById) {
   const auto& all = builtin_services();
-  ASSERT_EQ(all.size(), 3u);
+  ASSERT_EQ(all.size(), 4u);
   EXPECT_EQ(all[0]->id, "application-autoscaling");
-  EXPECT_EQ(all[1]->id, "ecr");
-  EXPECT_EQ(all[2]->id, "ecs");
+  EXPECT_EQ(all[1]->id, "cloudwatch");
+  EXPECT_EQ(all[2]->id, "ecr");
+  EXPECT_EQ(all[3]->id, "ecs");
   // Loaded once: the same objects on every call.
   EXPECT_EQ(&builtin_services(), &all);
-  EXPECT_EQ(find_service("ecs"), all[2]);
+  EXPECT_EQ(find_service("ecs"), all[3]);
 }
 
 TEST(BuiltinServices, OperationCounts) {
