@@ -1,8 +1,9 @@
 #include <algorithm>
 
 #include "ecs_common.hpp"
-#include <berth/common/ids.hpp>
 #include <berth/services/paging.hpp>
+#include <berth/scheduler/placement.hpp>
+#include <berth/state/tasks.hpp>
 #include <berth/state/transitions.hpp>
 
 namespace berth::services::ecs {
@@ -10,28 +11,6 @@ namespace {
 
 bool has_value(const json& list, const char* v) {
   return list.is_array() && std::any_of(list.begin(), list.end(), [&](const json& x) { return x == v; });
-}
-
-// Applies one containerOverride to a container definition, as ECS does: command replaces, environment merges
-// by name, cpu/memory/memoryReservation replace.
-void apply_container_override(json& def, const json& o) {
-  for (const char* key : {"command", "cpu", "memory", "memoryReservation"}) {
-    if (o.contains(key)) {
-      def[key] = o[key];
-    }
-  }
-  if (o.contains("environment")) {
-    json env = def.value("environment", json::array());
-    for (const auto& kv : o["environment"]) {
-      auto it = std::find_if(env.begin(), env.end(), [&](const json& e) { return e.value("name", "") == kv.value("name", ""); });
-      if (it != env.end()) {
-        *it = kv;
-      } else {
-        env.push_back(kv);
-      }
-    }
-    def["environment"] = env;
-  }
 }
 
 // Every containerOverride must name a container of the task definition.
@@ -182,84 +161,24 @@ Result<json> launch_tasks(EcsContext& ctx, const protocol::Call& call, const sta
                           const std::vector<state::ContainerInstance*>& instances, json failures = json::array()) {
   const json& in = call.input;
   const Scope& scope = call.caller.scope;
-  auto& region = ctx.store.region(scope);
-  const json overrides = in.value("overrides", json::object());
+  state::NewTask spec;
+  spec.launch_type = launch.launch_type;
+  spec.platform_version = in.value("platformVersion", "");
+  spec.network_configuration = in.value("networkConfiguration", json());
+  spec.overrides = in.value("overrides", json::object());
+  spec.group = in.value("group", "");
+  spec.started_by = in.value("startedBy", "");
+  spec.tags = in.value("tags", json::array());
   json tasks = json::array();
   const TimeMs now = ctx.clock.now_ms();
   for (int i = 0; i < count; ++i) {
-    state::Task t;
-    t.id = ids::hex32();
-    t.scope = scope;
-    t.arn = ecs_arn::task(scope, cluster.name, t.id);
-    t.cluster_name = cluster.name;
-    t.cluster_arn = cluster.arn;
-    t.task_definition_arn = td.arn;
-    t.family = td.family;
-    t.revision = td.revision;
-    t.launch_type = launch.launch_type;
-    t.network_mode = td.doc.value("networkMode", "bridge");
-    t.group = in.value("group", "family:" + td.family);
-    t.started_by = in.value("startedBy", "");
-    t.task_role_arn = overrides.value("taskRoleArn", td.doc.value("taskRoleArn", ""));
-    t.execution_role_arn = overrides.value("executionRoleArn", td.doc.value("executionRoleArn", ""));
-    if (!t.task_role_arn.empty()) {
-      // A capability: whoever knows it may fetch the role's credentials, so it must not be guessable.
-      t.credentials_id = ids::secret_uuid4();
-    }
-    t.cpu = overrides.value("cpu", td.doc.value("cpu", ""));
-    t.memory = overrides.value("memory", td.doc.value("memory", ""));
-    t.overrides = overrides;
-    t.volume_definitions = td.doc.value("volumes", json::array());
-    if (!launch.providers.empty()) {
-      t.capacity_provider_name = launch.providers[static_cast<std::size_t>(i)];
-      t.launch_type = "FARGATE";  // FARGATE_SPOT tasks report launch type FARGATE too
-    }
-    if (t.launch_type == "FARGATE") {
-      // LATEST is platform version 1.4.0, the one every current Fargate feature needs.
-      std::string pv = in.value("platformVersion", "LATEST");
-      t.platform_version = pv == "LATEST" ? "1.4.0" : pv;
-      t.ephemeral_storage_gib = overrides.value("ephemeralStorage", td.doc.value("ephemeralStorage", json::object()))
-                                    .value("sizeInGiB", 20);
-    }
-    if (t.network_mode == "awsvpc") {
-      const json& awsvpc = in["networkConfiguration"]["awsvpcConfiguration"];
-      t.network_configuration = in["networkConfiguration"];
-      state::TaskEni eni;
-      eni.attachment_id = ids::uuid4();
-      eni.eni_id = "eni-" + ids::hex32().substr(0, 17);
-      // One Docker network per cluster stands in for the VPC.
-      eni.network = "berth-" + scope.account + "-" + scope.region + "-" + cluster.name;
-      eni.subnet = awsvpc["subnets"][0].get<std::string>();
-      eni.security_groups = awsvpc.value("securityGroups", json::array());
-      t.eni = eni;
-    }
-    if (static_cast<std::size_t>(i) < instances.size()) {
-      t.container_instance_arn = instances[static_cast<std::size_t>(i)]->arn;
-      instances[static_cast<std::size_t>(i)]->task_ids.push_back(t.id);
-    }
-    t.tags = in.value("tags", json::array());
-    t.created_at = now;
-    for (const auto& def_in : td.doc["containerDefinitions"]) {
-      state::Container c;
-      c.definition = def_in;
-      for (const auto& o : overrides.value("containerOverrides", json::array())) {
-        if (o.value("name", "") == def_in.value("name", "")) {
-          apply_container_override(c.definition, o);
-        }
-      }
-      c.name = def_in.value("name", "");
-      c.image = def_in.value("image", "");
-      c.essential = def_in.value("essential", true);
-      c.arn = ecs_arn::container(scope, t.cluster_name, t.id, ids::uuid4());
-      c.stop_timeout_s = def_in.value("stopTimeout", 30);
-      t.containers.push_back(std::move(c));
-    }
-    const std::string id = t.id;
-    ctx.store.index_task(t);
-    region.tasks.emplace(id, std::move(t));
+    const auto n = static_cast<std::size_t>(i);
+    spec.capacity_provider_name = n < launch.providers.size() ? launch.providers[n] : "";
+    spec.instance = n < instances.size() ? instances[n] : nullptr;
+    const std::string id = state::add_task(ctx.store, scope, cluster, td, spec, now).id;
     // Hand the task to the scheduler now, so the response already shows the status it moved to.
     ctx.task_changed(id);
-    tasks.push_back(render_task(region.tasks.at(id), true));
+    tasks.push_back(render_task(ctx.store.region(scope).tasks.at(id), true));
   }
   return json{{"tasks", tasks}, {"failures", failures}};
 }
@@ -296,7 +215,20 @@ Result<json> run_task(EcsContext& ctx, const protocol::Call& call) {
     return *error;
   }
 
-  return launch_tasks(ctx, call, **cluster, *td, *launch, count, {});
+  if (launch_type != "EC2") {
+    return launch_tasks(ctx, call, **cluster, *td, *launch, count, {});
+  }
+  scheduler::PlacementRequest request;
+  request.cluster = *cluster;
+  request.task_definition = td;
+  request.overrides = in.value("overrides", json::object());
+  request.count = count;
+  request.group = in.value("group", "family:" + td->family);
+  request.constraints = in.value("placementConstraints", json::array());
+  request.strategy = in.value("placementStrategy", json::array());
+  auto placed = scheduler::place(region, request);
+  return launch_tasks(ctx, call, **cluster, *td, *launch, static_cast<int>(placed.instances.size()), placed.instances,
+                      placed.failures);
 }
 
 // StartTask runs one task on each named container instance (EC2 launch type, no placement decision).
