@@ -27,8 +27,8 @@ void apply_container_override(json& def, const json& o) {
   }
 }
 
-Task& add_task(Store& store, const Scope& scope, const Cluster& cluster, const TaskDefinition& td, const NewTask& spec,
-               TimeMs now) {
+Task& add_task(Store& store, const Scope& scope, const Cluster& cluster, const TaskDefinition& td,
+               const NewTask& spec, TimeMs now) {
   const json& overrides = spec.overrides.is_object() ? spec.overrides : json::object();
   Task t;
   t.id = ids::hex32();
@@ -62,7 +62,8 @@ Task& add_task(Store& store, const Scope& scope, const Cluster& cluster, const T
     const std::string pv = spec.platform_version.empty() ? "LATEST" : spec.platform_version;
     t.platform_version = pv == "LATEST" ? "1.4.0" : pv;
     t.ephemeral_storage_gib =
-        overrides.value("ephemeralStorage", td.doc.value("ephemeralStorage", json::object())).value("sizeInGiB", 20);
+        overrides.value("ephemeralStorage", td.doc.value("ephemeralStorage", json::object()))
+            .value("sizeInGiB", 20);
   }
   if (t.network_mode == "awsvpc") {
     const json& awsvpc = spec.network_configuration["awsvpcConfiguration"];

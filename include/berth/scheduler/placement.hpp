@@ -13,7 +13,7 @@ namespace berth::scheduler {
 struct PlacementRequest {
   const state::Cluster* cluster = nullptr;
   const state::TaskDefinition* task_definition = nullptr;
-  json overrides = json::object();   // task-level cpu/memory and containerOverrides change what a task needs
+  json overrides = json::object();  // task-level cpu/memory and containerOverrides change what a task needs
   int count = 1;
   std::string group;                 // the tasks' group (task:group, distinctInstance and spread count by it)
   json constraints = json::array();  // the request's placementConstraints (the task definition's apply too)
