@@ -19,8 +19,8 @@ bool is_terminal(const ServiceDeployment& d) {
          d.status == "ROLLBACK_FAILED";
 }
 
-TaskCounts service_task_counts(const RegionState& region, std::string_view cluster_name, std::string_view service_name,
-                               std::string_view started_by) {
+TaskCounts service_task_counts(const RegionState& region, std::string_view cluster_name,
+                               std::string_view service_name, std::string_view started_by) {
   const std::string group = "service:" + std::string(service_name);
   TaskCounts counts;
   for (const auto& [id, t] : region.tasks) {
@@ -48,6 +48,19 @@ void post_service_event(Service& service, std::string message, TimeMs now) {
   }
 }
 
+bool set_desired_count(Service& service, int desired, TimeMs now) {
+  bool changed = service.desired_count != desired;
+  service.desired_count = desired;
+  for (auto& d : service.deployments) {
+    if (d.status == "PRIMARY" && d.desired_count != desired) {
+      d.desired_count = desired;
+      d.updated_at = now;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
 int computed_desired_count(const Service& service, const TaskSet& task_set) {
   if (task_set.status == "DRAINING") {
     return 0;
@@ -63,7 +76,8 @@ void complete_primary(RegionState& region, Service& s, Deployment& primary, Time
   primary.rollout_state = "COMPLETED";
   primary.rollout_state_reason = "ECS deployment " + primary.id + " completed.";
   primary.updated_at = now;
-  post_service_event(s, "(service " + s.name + ") (deployment " + primary.id + ") deployment completed.", now);
+  post_service_event(s, "(service " + s.name + ") (deployment " + primary.id + ") deployment completed.",
+                     now);
   post_service_event(s, "(service " + s.name + ") has reached a steady state.", now);
   auto it = region.service_deployments.find(primary.service_deployment_arn);
   if (it == region.service_deployments.end() || is_terminal(it->second)) {

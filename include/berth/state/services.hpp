@@ -17,11 +17,11 @@ struct RegionState;
 // differ mean a new deployment (see starts_new_deployment). JSON members are null when not set.
 struct ServiceSpec {
   std::string task_definition_arn;
-  std::string launch_type;                      // empty when a capacity provider strategy is used
+  std::string launch_type;                          // empty when a capacity provider strategy is used
   json capacity_provider_strategy = json::array();  // empty when a launch type is used
-  std::string platform_version;                 // Fargate only ("LATEST" unless given)
-  std::string platform_family;                  // Fargate only ("Linux")
-  json network_configuration;                   // with assignPublicIp filled in
+  std::string platform_version;                     // Fargate only ("LATEST" unless given)
+  std::string platform_family;                      // Fargate only ("Linux")
+  json network_configuration;                       // with assignPublicIp filled in
   json load_balancers = json::array();
   json service_registries = json::array();
   json service_connect_configuration;
@@ -39,8 +39,8 @@ bool starts_new_deployment(const ServiceSpec& before, const ServiceSpec& after, 
 
 // One entry of a service's deployments[] (ECS deployment controller only).
 struct Deployment {
-  std::string id;                    // "ecs-svc/" + 19 digits
-  std::string status = "PRIMARY";    // PRIMARY | ACTIVE
+  std::string id;                  // "ecs-svc/" + 19 digits
+  std::string status = "PRIMARY";  // PRIMARY | ACTIVE
   ServiceSpec spec;
   int desired_count = 0;
   int failed_tasks = 0;
@@ -54,8 +54,8 @@ struct Deployment {
 
 // A set of tasks of a service with the EXTERNAL (or CODE_DEPLOY) deployment controller.
 struct TaskSet {
-  std::string id;   // "ecs-svc/" + 19 digits
-  std::string arn;  // arn:aws:ecs:R:A:task-set/<cluster>/<service>/<id>
+  std::string id;                 // "ecs-svc/" + 19 digits
+  std::string arn;                // arn:aws:ecs:R:A:task-set/<cluster>/<service>/<id>
   std::string status = "ACTIVE";  // PRIMARY | ACTIVE | DRAINING
   std::string external_id;
   std::string started_by;
@@ -99,7 +99,7 @@ struct Service {
   TimeMs created_at = 0;
   json tags = json::array();
   std::string client_token;
-  json create_request;  // the CreateService input, to recognise an idempotent retry
+  json create_request;                  // the CreateService input, to recognise an idempotent retry
   std::vector<Deployment> deployments;  // PRIMARY first, then older ACTIVE ones
   std::vector<TaskSet> task_sets;
   std::vector<ServiceEvent> events;  // newest first, at most kMaxServiceEvents
@@ -114,7 +114,8 @@ inline std::string service_key(std::string_view cluster_name, std::string_view s
   return key;
 }
 
-// The service revision a deployment targets (DescribeServiceRevisions). Its id is the digits of the deployment.
+// The service revision a deployment targets (DescribeServiceRevisions). Its id is the digits of the
+// deployment.
 struct ServiceRevision {
   std::string arn;  // arn:aws:ecs:R:A:service-revision/<cluster>/<service>/<19 digits>
   std::string service_arn;
@@ -130,8 +131,8 @@ struct ServiceDeployment {
   std::string service_arn;
   std::string cluster_arn;
   std::string deployment_id;  // the deployments[] entry carrying it out
-  // PENDING | IN_PROGRESS | SUCCESSFUL | STOPPED | STOP_REQUESTED | ROLLBACK_REQUESTED | ROLLBACK_IN_PROGRESS |
-  // ROLLBACK_SUCCESSFUL | ROLLBACK_FAILED
+  // PENDING | IN_PROGRESS | SUCCESSFUL | STOPPED | STOP_REQUESTED | ROLLBACK_REQUESTED | ROLLBACK_IN_PROGRESS
+  // | ROLLBACK_SUCCESSFUL | ROLLBACK_FAILED
   std::string status = "PENDING";
   std::string status_reason;
   std::vector<std::string> source_revision_arns;
@@ -157,11 +158,16 @@ struct TaskCounts {
   int deactivating = 0;
   int live() const { return running + pending + deactivating; }
 };
-TaskCounts service_task_counts(const RegionState& region, std::string_view cluster_name, std::string_view service_name,
-                               std::string_view started_by = {});
+TaskCounts service_task_counts(const RegionState& region, std::string_view cluster_name,
+                               std::string_view service_name, std::string_view started_by = {});
 
 // Adds an event at the front of the service's events, keeping at most kMaxServiceEvents.
 void post_service_event(Service& service, std::string message, TimeMs now);
+
+// The one way a service's desiredCount changes in place (UpdateService without a new deployment,
+// DeleteService, Application Auto Scaling): the service and its PRIMARY deployment. Returns whether anything
+// changed.
+bool set_desired_count(Service& service, int desired, TimeMs now);
 
 // ceil(service desiredCount x scale%) for a task set.
 int computed_desired_count(const Service& service, const TaskSet& task_set);
@@ -173,7 +179,8 @@ int computed_desired_count(const Service& service, const TaskSet& task_set);
 //  - the PRIMARY deployment completes (rolloutState COMPLETED, service deployment SUCCESSFUL, the ECS events)
 //    once it is the only one and the service runs exactly its desired count with nothing pending;
 //  - pending service deployments start (IN_PROGRESS);
-//  - task sets report STEADY_STATE or STABILIZING from their counts, and a DRAINING task set with no live task
+//  - task sets report STEADY_STATE or STABILIZING from their counts, and a DRAINING task set with no live
+//  task
 //    goes away.
 void settle_services(RegionState& region, TimeMs now);
 

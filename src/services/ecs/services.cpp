@@ -4,9 +4,9 @@
 // scheduler is its own piece of work). Their counts come from the tasks whose group is "service:<name>".
 #include <algorithm>
 
-#include "service_support.hpp"
 #include <berth/common/ids.hpp>
 #include <berth/services/paging.hpp>
+#include "service_support.hpp"
 
 namespace berth::services::ecs {
 namespace {
@@ -38,7 +38,8 @@ PlacementInput placement_input(const json& in) {
 }
 
 // Defaults ECS fills into deploymentConfiguration. DAEMON services default to 100/0.
-json deployment_configuration_with_defaults(json dc, const std::string& scheduling, const std::string& controller) {
+json deployment_configuration_with_defaults(json dc, const std::string& scheduling,
+                                            const std::string& controller) {
   if (!dc.is_object()) {
     dc = json::object();
   }
@@ -78,7 +79,8 @@ Result<Unit> check_deployment_configuration(const json& dc) {
 // Service Connect without a namespace uses the cluster's default namespace.
 json service_connect_with_default(json sc, const state::Cluster& cluster) {
   if (sc.is_object() && sc.value("enabled", false) && !sc.contains("namespace") &&
-      cluster.service_connect_defaults.is_object() && cluster.service_connect_defaults.contains("namespace")) {
+      cluster.service_connect_defaults.is_object() &&
+      cluster.service_connect_defaults.contains("namespace")) {
     sc["namespace"] = cluster.service_connect_defaults["namespace"];
   }
   return sc;
@@ -104,7 +106,8 @@ Result<json> create_service(EcsContext& ctx, const protocol::Call& call) {
   const std::string name = in["serviceName"].get<std::string>();
   if (!valid_service_name(name)) {
     return invalid_parameter(
-        "Service name can have up to 255 characters: letters (upper and lower case), numbers, underscores and "
+        "Service name can have up to 255 characters: letters (upper and lower case), numbers, underscores "
+        "and "
         "hyphens.");
   }
   const std::string client_token = string_or(in, "clientToken", "");
@@ -126,23 +129,28 @@ Result<json> create_service(EcsContext& ctx, const protocol::Call& call) {
   if (scheduling == "DAEMON") {
     if (in.contains("desiredCount")) {
       return invalid_parameter(
-          "The daemon scheduling strategy does not support a desired count for services. Remove the desired count "
+          "The daemon scheduling strategy does not support a desired count for services. Remove the desired "
+          "count "
           "value and try again");
     }
     if (!in.value("placementStrategy", json::array()).empty()) {
       return invalid_parameter(
-          "The daemon scheduling strategy does not support placement strategies. Remove the placement strategy and "
+          "The daemon scheduling strategy does not support placement strategies. Remove the placement "
+          "strategy and "
           "try again");
     }
     if (controller != "ECS") {
-      return invalid_parameter("The daemon scheduling strategy is only supported with the ECS deployment controller.");
+      return invalid_parameter(
+          "The daemon scheduling strategy is only supported with the ECS deployment controller.");
     }
     const bool explicit_cps = !in.value("capacityProviderStrategy", json::array()).empty();
-    const bool default_cps = !in.contains("launchType") && cluster.default_capacity_provider_strategy.is_array() &&
+    const bool default_cps = !in.contains("launchType") &&
+                             cluster.default_capacity_provider_strategy.is_array() &&
                              !cluster.default_capacity_provider_strategy.empty();
     if (explicit_cps || default_cps) {
       return invalid_parameter(
-          "Specifying a capacity provider strategy is not supported when you create a service using the DAEMON "
+          "Specifying a capacity provider strategy is not supported when you create a service using the "
+          "DAEMON "
           "scheduling strategy.");
     }
     if (in.value("launchType", "") == "FARGATE") {
@@ -150,7 +158,8 @@ Result<json> create_service(EcsContext& ctx, const protocol::Call& call) {
     }
   } else {
     if (!in.contains("desiredCount")) {
-      return invalid_parameter("The desired count must be specified for services with the REPLICA scheduling strategy.");
+      return invalid_parameter(
+          "The desired count must be specified for services with the REPLICA scheduling strategy.");
     }
     desired = in["desiredCount"].get<int>();
     if (desired < 0) {
@@ -195,23 +204,26 @@ Result<json> create_service(EcsContext& ctx, const protocol::Call& call) {
   }
   svc.spec.load_balancers = in.value("loadBalancers", json::array());
   svc.spec.service_registries = in.value("serviceRegistries", json::array());
-  svc.spec.service_connect_configuration = service_connect_with_default(in.value("serviceConnectConfiguration", json()), cluster);
+  svc.spec.service_connect_configuration =
+      service_connect_with_default(in.value("serviceConnectConfiguration", json()), cluster);
   svc.spec.volume_configurations = in.value("volumeConfigurations", json());
   svc.spec.vpc_lattice_configurations = in.value("vpcLatticeConfigurations", json());
 
   const bool awsvpc = td != nullptr && td->doc.value("networkMode", "bridge") == "awsvpc";
-  const bool needs_service_linked_role = awsvpc || !svc.spec.service_registries.empty() || controller == "EXTERNAL";
+  const bool needs_service_linked_role =
+      awsvpc || !svc.spec.service_registries.empty() || controller == "EXTERNAL";
   if (in.contains("role")) {
     if (needs_service_linked_role) {
-      return invalid_parameter("You cannot specify an IAM role for services that require a service linked role.");
+      return invalid_parameter(
+          "You cannot specify an IAM role for services that require a service linked role.");
     }
     svc.role_arn = role_arn_for(scope, in["role"].get<std::string>());
   } else if (needs_service_linked_role || !svc.spec.load_balancers.empty()) {
     svc.role_arn = service_linked_role_arn(scope);
   }
 
-  svc.deployment_configuration =
-      deployment_configuration_with_defaults(in.value("deploymentConfiguration", json::object()), scheduling, controller);
+  svc.deployment_configuration = deployment_configuration_with_defaults(
+      in.value("deploymentConfiguration", json::object()), scheduling, controller);
   if (auto ok = check_deployment_configuration(svc.deployment_configuration); !ok) {
     return ok.error();
   }
@@ -269,7 +281,8 @@ Result<json> describe_services(EcsContext& ctx, const protocol::Call& call) {
     auto* svc = find_service(region, scope, **cluster, ref);
     if (svc == nullptr) {
       failures.push_back(
-          {{"arn", ref.starts_with("arn:") ? ref : ecs_arn::service(scope, (*cluster)->name, ref)}, {"reason", "MISSING"}});
+          {{"arn", ref.starts_with("arn:") ? ref : ecs_arn::service(scope, (*cluster)->name, ref)},
+           {"reason", "MISSING"}});
       continue;
     }
     services.push_back(render_service(region, *svc, with_tags));
@@ -325,12 +338,13 @@ Result<Unit> check_controller_allows(const state::Service& svc, const json& in) 
           "CodeDeploy to trigger a new deployment.");
     }
     return invalid_parameter(
-        "Unable to update task definition on services with an EXTERNAL deployment controller. Create a new task set "
+        "Unable to update task definition on services with an EXTERNAL deployment controller. Create a new "
+        "task set "
         "instead.");
   }
-  for (const char* key : {"networkConfiguration", "platformVersion", "loadBalancers", "capacityProviderStrategy",
-                          "serviceRegistries", "serviceConnectConfiguration", "volumeConfigurations",
-                          "vpcLatticeConfigurations", "forceNewDeployment"}) {
+  for (const char* key : {"networkConfiguration", "platformVersion", "loadBalancers",
+                          "capacityProviderStrategy", "serviceRegistries", "serviceConnectConfiguration",
+                          "volumeConfigurations", "vpcLatticeConfigurations", "forceNewDeployment"}) {
     if (in.contains(key)) {
       return invalid_parameter(std::string("Unable to update ") + key + " on services with a " +
                                svc.deployment_controller + " deployment controller." +
@@ -357,8 +371,10 @@ Result<json> update_service(EcsContext& ctx, const protocol::Call& call) {
   if (svc->status != "ACTIVE") {
     return service_not_active();
   }
-  if (in.contains("deploymentController") && in["deploymentController"]["type"] != svc->deployment_controller) {
-    return unsupported("berth does not support changing the deployment controller of an existing service yet.");
+  if (in.contains("deploymentController") &&
+      in["deploymentController"]["type"] != svc->deployment_controller) {
+    return unsupported(
+        "berth does not support changing the deployment controller of an existing service yet.");
   }
   if (auto ok = check_controller_allows(*svc, in); !ok) {
     return ok.error();
@@ -368,7 +384,8 @@ Result<json> update_service(EcsContext& ctx, const protocol::Call& call) {
   if (in.contains("desiredCount")) {
     if (daemon) {
       return invalid_parameter(
-          "The daemon scheduling strategy does not support a desired count for services. Remove the desired count "
+          "The daemon scheduling strategy does not support a desired count for services. Remove the desired "
+          "count "
           "value and try again");
     }
     desired = in["desiredCount"].get<int>();
@@ -378,7 +395,8 @@ Result<json> update_service(EcsContext& ctx, const protocol::Call& call) {
   }
   if (daemon && !in.value("placementStrategy", json::array()).empty()) {
     return invalid_parameter(
-        "The daemon scheduling strategy does not support placement strategies. Remove the placement strategy and try "
+        "The daemon scheduling strategy does not support placement strategies. Remove the placement strategy "
+        "and try "
         "again");
   }
   const bool force = in.value("forceNewDeployment", false);
@@ -409,8 +427,10 @@ Result<json> update_service(EcsContext& ctx, const protocol::Call& call) {
                                 after.capacity_provider_strategy != svc->spec.capacity_provider_strategy;
   if (capacity_changed && !force) {
     return invalid_parameter(
-        "When switching from launch type to capacity provider strategy on an existing service, or making a change to "
-        "a capacity provider strategy on a service that is already using one, you must force a new deployment.");
+        "When switching from launch type to capacity provider strategy on an existing service, or making a "
+        "change to "
+        "a capacity provider strategy on a service that is already using one, you must force a new "
+        "deployment.");
   }
   if (in.contains("loadBalancers")) {
     after.load_balancers = in["loadBalancers"];
@@ -419,7 +439,8 @@ Result<json> update_service(EcsContext& ctx, const protocol::Call& call) {
     after.service_registries = in["serviceRegistries"];
   }
   if (in.contains("serviceConnectConfiguration")) {
-    after.service_connect_configuration = service_connect_with_default(in["serviceConnectConfiguration"], cluster);
+    after.service_connect_configuration =
+        service_connect_with_default(in["serviceConnectConfiguration"], cluster);
   }
   if (in.contains("volumeConfigurations")) {
     after.volume_configurations = in["volumeConfigurations"];
@@ -440,7 +461,6 @@ Result<json> update_service(EcsContext& ctx, const protocol::Call& call) {
   const bool new_deployment =
       svc->deployment_controller == "ECS" && state::starts_new_deployment(svc->spec, after, force);
   svc->spec = after;
-  svc->desired_count = desired;
   svc->deployment_configuration = dc;
   if (in.contains("placementConstraints")) {
     svc->placement_constraints = in["placementConstraints"];
@@ -453,13 +473,14 @@ Result<json> update_service(EcsContext& ctx, const protocol::Call& call) {
   svc->enable_execute_command = in.value("enableExecuteCommand", svc->enable_execute_command);
   svc->enable_ecs_managed_tags = in.value("enableECSManagedTags", svc->enable_ecs_managed_tags);
   svc->propagate_tags = in.value("propagateTags", svc->propagate_tags);
-  svc->availability_zone_rebalancing = in.value("availabilityZoneRebalancing", svc->availability_zone_rebalancing);
+  svc->availability_zone_rebalancing =
+      in.value("availabilityZoneRebalancing", svc->availability_zone_rebalancing);
   if (new_deployment) {
+    svc->desired_count = desired;
     start_deployment(region, scope, *svc, now);
-  } else if (!svc->deployments.empty() && svc->deployments.front().desired_count != desired) {
+  } else {
     // A desiredCount-only change scales the PRIMARY deployment in place.
-    svc->deployments.front().desired_count = desired;
-    svc->deployments.front().updated_at = now;
+    state::set_desired_count(*svc, desired, now);
   }
   return json{{"service", render_service(region, *svc, false)}};
 }
@@ -482,13 +503,7 @@ Result<json> delete_service(EcsContext& ctx, const protocol::Call& call) {
     }
     const TimeMs now = ctx.clock.now_ms();
     svc->status = "DRAINING";
-    svc->desired_count = 0;
-    for (auto& d : svc->deployments) {
-      if (d.status == "PRIMARY" && d.desired_count != 0) {
-        d.desired_count = 0;
-        d.updated_at = now;
-      }
-    }
+    state::set_desired_count(*svc, 0, now);
     for (auto& ts : svc->task_sets) {
       ts.status = "DRAINING";
       ts.updated_at = now;
