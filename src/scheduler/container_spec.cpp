@@ -270,7 +270,7 @@ runtime::ContainerSpec build_container_spec(const state::Task& task, const state
       b.container_port = static_cast<int>(int_field(pm, "containerPort").value_or(0));
       b.host_port = static_cast<int>(int_field(pm, "hostPort").value_or(0));
       b.protocol = string_field(pm, "protocol").value_or("tcp");
-      b.host_ip = options.host_ip;
+      b.host_ip = inputs.host_ip.empty() ? options.host_ip : inputs.host_ip;
       if (b.container_port > 0) {
         spec.ports.push_back(b);
       }
@@ -381,6 +381,9 @@ runtime::ContainerSpec build_container_spec(const state::Task& task, const state
   }
   if (auto stop = int_field(def, "stopTimeout")) {
     spec.stop_timeout_s = static_cast<int>(*stop);
+  }
+  if (!inputs.cgroup_parent.empty()) {
+    spec.cgroup_parent = inputs.cgroup_parent;
   }
   return spec;
 }

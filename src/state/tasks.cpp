@@ -77,9 +77,15 @@ Task& add_task(Store& store, const Scope& scope, const Cluster& cluster, const T
     eni.security_groups = awsvpc.value("securityGroups", json::array());
     t.eni = eni;
   }
+  // berth's own engine stands in for zone a; an instance is in the zone it registered.
+  t.availability_zone = scope.region + "a";
   if (spec.instance != nullptr) {
     t.container_instance_arn = spec.instance->arn;
     spec.instance->task_ids.push_back(t.id);
+    auto az = spec.instance->attributes.find("ecs.availability-zone");
+    if (az != spec.instance->attributes.end() && az->second && !az->second->empty()) {
+      t.availability_zone = *az->second;
+    }
   }
   t.tags = spec.tags;
   t.created_at = now;
