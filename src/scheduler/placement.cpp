@@ -1,6 +1,7 @@
 // ECS task placement: filter the cluster's ACTIVE instances by agent, attributes and resources, then by the
 // constraints, and rank what is left by the strategies in order (lexicographically: a later strategy only
-// breaks the ties of the earlier ones; a random draw breaks what is left).
+// breaks the ties of the earlier ones; what is still tied goes to the instance registered first, so spread
+// alternates and binpack fills the same instance, run after run).
 #include <berth/scheduler/placement.hpp>
 
 #include <algorithm>
@@ -277,7 +278,7 @@ std::vector<std::int64_t> placement_key(const Candidate& c, const std::vector<Ru
         break;
     }
   }
-  key.push_back(static_cast<std::int64_t>(draw(random) >> 1));  // what every rule left tied
+  key.push_back(c.ci->registered_at);  // what every rule left tied (then the id, in the caller's order)
   return key;
 }
 
@@ -395,7 +396,11 @@ std::optional<AwsError> check_placement(const json& constraints, const json& str
     return invalid("You can specify up to " + std::to_string(kMaxStrategies) + " placement strategies; " +
                    std::to_string(strategy.size()) + " were given.");
   }
-  for (const auto& c : constraints.is_array() ? constraints : none) {
+  json all = constraints.is_array() ? constraints : none;
+  for (const auto& c : own.is_array() ? own : none) {
+    all.push_back(c);
+  }
+  for (const auto& c : all) {
     const std::string type = c.value("type", "");
     const std::string expression = c.value("expression", "");
     if (type == "distinctInstance" && !expression.empty()) {

@@ -16,8 +16,8 @@
 
 namespace berth::scheduler {
 
-// A source of random numbers (the random strategy, and ties left after every strategy). Tests pass a
-// deterministic one; an empty function means a process-wide generator seeded from the system.
+// A source of random numbers for the random strategy. Tests pass a deterministic one; an empty function means
+// a process-wide generator seeded from the system.
 using RandomSource = std::function<std::uint64_t()>;
 
 struct PlacementRequest {
@@ -27,7 +27,8 @@ struct PlacementRequest {
   int count = 1;
   std::string group;                 // the tasks' group (task:group, distinctInstance and spread count by it)
   json constraints = json::array();  // the request's placementConstraints (the task definition's apply too)
-  json strategy = json::array();     // placementStrategy, in order; empty: random (RunTask's default)
+  json strategy = json::array();     // placementStrategy, in order; empty: random (RunTask's default).
+                                     // Ties left after every strategy go to the instance registered first.
   // StartTask and DAEMON services: one task on each of exactly these instances (ids or ARNs), in order, each
   // checked like any placement (resources, attributes, constraints); `count` and `strategy` are then unused.
   std::vector<std::string> only_instances;
@@ -61,8 +62,9 @@ PlacementResult place(state::RegionState& region, const PlacementRequest& reques
 
 // Checks placementConstraints and placementStrategy as RunTask/CreateService/UpdateService receive them,
 // together with the task definition's own constraints (td may be null): at most 10 constraints and 5
-// strategies, memberOf with a valid cluster query expression, distinctInstance without one, binpack on cpu or
-// memory, spread on instanceId, host or attribute:<name>. The error is InvalidParameterException.
+// strategies, memberOf with a valid cluster query expression (the task definition's too), distinctInstance
+// without one, binpack on cpu or memory, spread on instanceId, host or attribute:<name>. The error is
+// InvalidParameterException.
 std::optional<AwsError> check_placement(const json& constraints, const json& strategy,
                                         const state::TaskDefinition* td = nullptr);
 

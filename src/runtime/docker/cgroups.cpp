@@ -16,9 +16,10 @@ namespace fs = std::filesystem;
 
 constexpr std::int64_t kCfsPeriodUs = 100'000;
 
-// Writes as `echo value > path` does (cgroup files take one write, no truncation).
+// Writes as `echo value > path` does: cgroup files take the value in one write (and exist already; the
+// creation flag only matters for a plain directory standing in for the hierarchy).
 std::string write_value(const fs::path& path, const std::string& value) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return "cannot open " + path.string() + ": " + std::strerror(errno);
   }
