@@ -11,26 +11,6 @@
 namespace berth::state {
 namespace {
 
-// A task-level size as stored ("512") or as an override may spell it ("0.5 vCPU", "1 GB"); 0 when unreadable.
-std::int64_t task_size(std::string_view text, std::string_view unit_word) {
-  std::string lower;
-  for (char c : text) {
-    if (c != ' ') {
-      lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    }
-  }
-  const bool scaled = lower.ends_with(unit_word);
-  if (scaled) {
-    lower.resize(lower.size() - unit_word.size());
-  }
-  double v = 0;
-  auto [end, ec] = std::from_chars(lower.data(), lower.data() + lower.size(), v);
-  if (lower.empty() || ec != std::errc() || end != lower.data() + lower.size() || v < 0) {
-    return 0;
-  }
-  return static_cast<std::int64_t>(std::llround(scaled ? v * 1024 : v));
-}
-
 std::int64_t int_of(const json& def, const char* key) {
   auto it = def.find(key);
   return it != def.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
@@ -64,8 +44,8 @@ ResourceNeeds needs_of(const std::string& task_cpu, const std::string& task_memo
       }
     }
   }
-  n.cpu = task_cpu.empty() ? cpu : task_size(task_cpu, "vcpu");
-  n.memory = task_memory.empty() ? memory : task_size(task_memory, "gb");
+  n.cpu = task_cpu.empty() ? cpu : task_size(task_cpu, "vcpu", 1024).value_or(0);
+  n.memory = task_memory.empty() ? memory : task_size(task_memory, "gb", 1024).value_or(0);
   n.enis = network_mode == "awsvpc" ? 1 : 0;
   return n;
 }
