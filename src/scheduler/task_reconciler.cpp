@@ -165,7 +165,8 @@ void TaskReconciler::reconcile(const std::string& task_id) {
   }
 }
 
-// ---- Provisioning: a place in the Fargate pool, the instance's cgroup, volumes, the network namespace -------
+// ---- Provisioning: the Fargate pool, the instance's cgroup, volumes, the network namespace
+// -----------------
 
 bool TaskReconciler::instance_ready(const Task& task) {
   auto* region = task.container_instance_arn.empty() ? nullptr : store_.find_region(task.scope);
@@ -222,7 +223,6 @@ void TaskReconciler::apply_instance(const Task& task, SpecInputs& inputs) const 
     inputs.host_ip = state::instance_host_ip(id);
   }
 }
-
 
 bool TaskReconciler::try_admit(Task& task) {
   if (task.admitted) {

@@ -9,7 +9,8 @@
 
 namespace berth::state {
 
-std::optional<std::int64_t> task_size(std::string_view text, std::string_view unit_word, std::int64_t per_unit) {
+std::optional<std::int64_t> task_size(std::string_view text, std::string_view unit_word,
+                                      std::int64_t per_unit) {
   std::string lower;
   for (char c : text) {
     if (c != ' ') {

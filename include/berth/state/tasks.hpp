@@ -30,7 +30,8 @@ struct NewTask {
 
 // A task-level size as stored ("256", "512") or as a task definition or override may spell it ("0.25 vCPU",
 // "1 GB"): `unit_word` ("vcpu"/"gb") scales by `per_unit`. nullopt when empty, unreadable or not positive.
-std::optional<std::int64_t> task_size(std::string_view text, std::string_view unit_word, std::int64_t per_unit);
+std::optional<std::int64_t> task_size(std::string_view text, std::string_view unit_word,
+                                      std::int64_t per_unit);
 
 // Applies one containerOverride to a container definition, as ECS does: command replaces, environment merges
 // by name, cpu/memory/memoryReservation replace.

@@ -280,8 +280,8 @@ Result<json> start_task(EcsContext& ctx, const protocol::Call& call) {
     request.only_instances.push_back(ref.get<std::string>());
   }
   auto placed = scheduler::place(region, request);
-  return launch_tasks(ctx, call, **cluster, *td, launch, static_cast<int>(placed.instances.size()), placed.instances,
-                      placed.failures);
+  return launch_tasks(ctx, call, **cluster, *td, launch, static_cast<int>(placed.instances.size()),
+                      placed.instances, placed.failures);
 }
 
 Result<json> describe_tasks(EcsContext& ctx, const protocol::Call& call) {

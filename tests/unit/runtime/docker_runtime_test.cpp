@@ -130,9 +130,7 @@ class DockerRuntimeTest : public ::testing::Test {
   std::unique_ptr<DockerRuntime> rt_ = std::make_unique<DockerRuntime>(options(daemon_.host()));
 };
 
-// --- image references -------------------------------------------------------------------------------------
-
-// --- container instance cgroups -----------------------------------------------------------------------------
+// --- container instance cgroups ----------------------------------------------------------------------------
 
 class DockerCgroupTest : public DockerRuntimeTest {
  protected:
@@ -181,7 +179,8 @@ TEST_F(DockerCgroupTest, CgroupV1WritesMemoryAndCpuWhereTheCgroupfsDriverLooks) 
   // The layout is asked once.
   ensure(rt, "berth/ci2");
   EXPECT_EQ(daemon_.requests_to("GET", "/v1.41/info").size(), 1u);
-  // The engine's runtime makes the group in every hierarchy; removal takes it (and the empty parent) from all.
+  // The engine's runtime makes the group in every hierarchy: removal takes it (and its empty parent) from
+  // each.
   std::filesystem::create_directories(root_ / "pids" / "berth" / "ci1");
   // (Unlike cgroupfs, a plain directory keeps the files written into it: clear them so rmdir can work.)
   std::filesystem::remove(root_ / "memory/berth/ci1/memory.limit_in_bytes");
@@ -228,6 +227,8 @@ TEST_F(DockerCgroupTest, AReadOnlyOrIncompleteHierarchyIsANoteNotAnError) {
   EXPECT_EQ(out.parent, "");
   EXPECT_THAT(out.note, ::testing::HasSubstr("invalid cgroup name"));
 }
+
+// --- image references -------------------------------------------------------------------------------------
 
 TEST(ImageReference, DefaultsRegistryLibraryAndTag) {
   auto r = parse_image_reference("busybox");

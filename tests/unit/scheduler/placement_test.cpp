@@ -15,7 +15,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
-// A cluster of container instances built by hand, and tasks created where placement puts them, as RunTask does.
+// A cluster of container instances built by hand, and tasks created where placement puts them, as RunTask
+// does.
 class PlacementTest : public ::testing::Test {
  protected:
   PlacementTest() {
@@ -36,12 +37,15 @@ class PlacementTest : public ::testing::Test {
     ci.arn = ecs_arn::container_instance(scope_, "dev", ci.id);
     ci.cluster_name = "dev";
     ci.instance_type = type;
-    ci.registered_resources = json::array(
-        {{{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", cpu}},
-         {{"name", "MEMORY"}, {"type", "INTEGER"}, {"integerValue", memory}},
-         {{"name", "PORTS"}, {"type", "STRINGSET"}, {"stringSetValue", {"22", "2375", "2376", "51678", "51679"}}},
-         {{"name", "PORTS_UDP"}, {"type", "STRINGSET"}, {"stringSetValue", json::array()}}});
-    ci.attributes = {{"ecs.availability-zone", zone}, {"ecs.os-type", "linux"}, {"ecs.cpu-architecture", "x86_64"}};
+    ci.registered_resources =
+        json::array({{{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", cpu}},
+                     {{"name", "MEMORY"}, {"type", "INTEGER"}, {"integerValue", memory}},
+                     {{"name", "PORTS"},
+                      {"type", "STRINGSET"},
+                      {"stringSetValue", {"22", "2375", "2376", "51678", "51679"}}},
+                     {{"name", "PORTS_UDP"}, {"type", "STRINGSET"}, {"stringSetValue", json::array()}}});
+    ci.attributes = {
+        {"ecs.availability-zone", zone}, {"ecs.os-type", "linux"}, {"ecs.cpu-architecture", "x86_64"}};
     ci.attributes.insert(attributes.begin(), attributes.end());
     const std::string id = ci.id;
     region().container_instances.emplace(id, std::move(ci));
@@ -50,7 +54,8 @@ class PlacementTest : public ::testing::Test {
   state::ContainerInstance& instance(const std::string& id) { return region().container_instances.at(id); }
 
   // A task definition "<family>:1" whose containers are `defs` (bridge unless `extra` says otherwise).
-  const state::TaskDefinition& task_definition(const std::string& family, json defs, json extra = json::object()) {
+  const state::TaskDefinition& task_definition(const std::string& family, json defs,
+                                               json extra = json::object()) {
     state::TaskDefinition td;
     td.family = family;
     td.revision = 1;
@@ -62,7 +67,8 @@ class PlacementTest : public ::testing::Test {
     revisions.push_back(td);
     return revisions.back();
   }
-  const state::TaskDefinition& sized(const std::string& family, int cpu, int memory, json extra_container = {}) {
+  const state::TaskDefinition& sized(const std::string& family, int cpu, int memory,
+                                     json extra_container = {}) {
     json c = {{"name", "app"}, {"image", "busybox"}, {"cpu", cpu}, {"memory", memory}};
     if (extra_container.is_object()) {
       c.update(extra_container);
@@ -76,7 +82,9 @@ class PlacementTest : public ::testing::Test {
     r.task_definition = &td;
     r.count = count;
     r.group = "family:" + td.family;
-    r.random = [this] { return next_random_ = next_random_ * 6364136223846793005ULL + 1442695040888963407ULL; };
+    r.random = [this] {
+      return next_random_ = next_random_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    };
     return r;
   }
 
@@ -140,12 +148,14 @@ TEST_F(PlacementTest, EachResourceRefusesWithItsReason) {
   EXPECT_THAT(reasons(r), ElementsAre("ci1 RESOURCE:MEMORY"));
   // memoryReservation is what counts, not the hard limit.
   EXPECT_THAT(run(request(sized("soft", 128, 900, {{"memoryReservation", 256}}))), ElementsAre("ci1"));
-  EXPECT_TRUE(run(request(sized("agentport", 0, 16, {{"portMappings", {{{"containerPort", 80}, {"hostPort", 22}}}}})),
-                  &r)
-                  .empty());
+  EXPECT_TRUE(
+      run(request(sized("agentport", 0, 16, {{"portMappings", {{{"containerPort", 80}, {"hostPort", 22}}}}})),
+          &r)
+          .empty());
   EXPECT_THAT(reasons(r), ElementsAre("ci1 RESOURCE:PORTS"));
-  EXPECT_TRUE(run(request(sized("gpu", 0, 16, {{"resourceRequirements", {{{"type", "GPU"}, {"value", "1"}}}}})), &r)
-                  .empty());
+  EXPECT_TRUE(
+      run(request(sized("gpu", 0, 16, {{"resourceRequirements", {{{"type", "GPU"}, {"value", "1"}}}}})), &r)
+          .empty());
   EXPECT_THAT(reasons(r), ElementsAre("ci1 RESOURCE:GPU"));
   instance("ci1").agent_connected = false;
   EXPECT_TRUE(run(request(sized("agent", 0, 16)), &r).empty());
@@ -163,9 +173,12 @@ TEST_F(PlacementTest, StaticHostPortsAreReservedPerInstance) {
   auto usage = state::instance_usage(instance("ci1"), region());
   EXPECT_EQ(usage.tcp_ports, std::set<int>({8080}));
   // UDP ports are their own set; dynamic ports (no hostPort) are not reserved at all.
-  EXPECT_THAT(run(request(sized("dns", 0, 16, {{"portMappings", {{{"containerPort", 53}, {"hostPort", 8080}, {"protocol", "udp"}}}}}))),
+  EXPECT_THAT(run(request(sized(
+                  "dns", 0, 16,
+                  {{"portMappings", {{{"containerPort", 53}, {"hostPort", 8080}, {"protocol", "udp"}}}}}))),
               ::testing::SizeIs(1));
-  EXPECT_THAT(run(request(sized("dyn", 0, 16, {{"portMappings", {{{"containerPort", 80}}}}}), 4)), ::testing::SizeIs(4));
+  EXPECT_THAT(run(request(sized("dyn", 0, 16, {{"portMappings", {{{"containerPort", 80}}}}}), 4)),
+              ::testing::SizeIs(4));
   // A stopped task gives its port back.
   task(last_tasks_[0]).last_status = state::TaskStatus::kStopped;
   task(last_tasks_[1]).last_status = state::TaskStatus::kStopped;
@@ -175,10 +188,13 @@ TEST_F(PlacementTest, StaticHostPortsAreReservedPerInstance) {
 TEST_F(PlacementTest, AwsvpcTasksNeedAnInterfaceAndTheTaskEniCapability) {
   add_instance("us-east-1a", 2048, 4000, {{"ecs.capability.task-eni", std::nullopt}}, "t3.micro");
   add_instance("us-east-1b", 2048, 4000, {}, "t3.micro");
-  const auto& td = task_definition(
-      "vpc", json::array({{{"name", "app"}, {"image", "busybox"}, {"memory", 64},
-                          {"portMappings", {{{"containerPort", 80}, {"hostPort", 80}}}}}}),
-      {{"networkMode", "awsvpc"}});
+  const auto& td =
+      task_definition("vpc",
+                      json::array({{{"name", "app"},
+                                    {"image", "busybox"},
+                                    {"memory", 64},
+                                    {"portMappings", {{{"containerPort", 80}, {"hostPort", 80}}}}}}),
+                      {{"networkMode", "awsvpc"}});
   PlacementResult r;
   // A t3.micro has two interfaces: one for itself, one for a task. awsvpc ports are the task's own.
   EXPECT_THAT(run(request(td, 2), &r), ElementsAre("ci1"));
@@ -189,12 +205,20 @@ TEST_F(PlacementTest, AwsvpcTasksNeedAnInterfaceAndTheTaskEniCapability) {
 TEST_F(PlacementTest, RequiredAttributesFollowTheTaskDefinition) {
   const auto& td = task_definition(
       "full",
-      json::array({{{"name", "a"}, {"image", "x"}, {"memory", 8}, {"logConfiguration", {{"logDriver", "awslogs"}}},
-                    {"healthCheck", {{"command", {"CMD", "true"}}}}, {"privileged", true},
-                    {"secrets", {{{"name", "S"}, {"valueFrom", "arn:aws:secretsmanager:us-east-1:1:secret:x"}}}}},
-                   {{"name", "b"}, {"image", "x"}, {"memory", 8}, {"dependsOn", {{{"containerName", "a"}}}},
-                    {"secrets", {{{"name", "P"}, {"valueFrom", "/param"}}}},
-                    {"environmentFiles", {{{"value", "arn:aws:s3:::b/k"}, {"type", "s3"}}}}}}),
+      json::array(
+          {{{"name", "a"},
+            {"image", "x"},
+            {"memory", 8},
+            {"logConfiguration", {{"logDriver", "awslogs"}}},
+            {"healthCheck", {{"command", {"CMD", "true"}}}},
+            {"privileged", true},
+            {"secrets", {{{"name", "S"}, {"valueFrom", "arn:aws:secretsmanager:us-east-1:1:secret:x"}}}}},
+           {{"name", "b"},
+            {"image", "x"},
+            {"memory", 8},
+            {"dependsOn", {{{"containerName", "a"}}}},
+            {"secrets", {{{"name", "P"}, {"valueFrom", "/param"}}}},
+            {"environmentFiles", {{{"value", "arn:aws:s3:::b/k"}, {"type", "s3"}}}}}}),
       {{"networkMode", "awsvpc"},
        {"taskRoleArn", "arn:aws:iam::1:role/r"},
        {"cpu", "256"},
@@ -204,16 +228,14 @@ TEST_F(PlacementTest, RequiredAttributesFollowTheTaskDefinition) {
   for (const auto& [name, value] : required_attributes(td, json::object())) {
     names.push_back(name + (value ? "=" + *value : ""));
   }
-  EXPECT_THAT(names, UnorderedElementsAre("ecs.capability.task-eni", "com.amazonaws.ecs.capability.task-iam-role",
-                                          "ecs.capability.task-cpu-mem-limit",
-                                          "com.amazonaws.ecs.capability.logging-driver.awslogs",
-                                          "ecs.capability.container-health-check",
-                                          "com.amazonaws.ecs.capability.privileged-container",
-                                          "ecs.capability.secrets.asm.environment-variables",
-                                          "ecs.capability.container-ordering",
-                                          "ecs.capability.secrets.ssm.environment-variables",
-                                          "ecs.capability.env-files.s3", "ecs.capability.efsAuth",
-                                          "ecs.cpu-architecture=arm64"));
+  EXPECT_THAT(
+      names, UnorderedElementsAre(
+                 "ecs.capability.task-eni", "com.amazonaws.ecs.capability.task-iam-role",
+                 "ecs.capability.task-cpu-mem-limit", "com.amazonaws.ecs.capability.logging-driver.awslogs",
+                 "ecs.capability.container-health-check", "com.amazonaws.ecs.capability.privileged-container",
+                 "ecs.capability.secrets.asm.environment-variables", "ecs.capability.container-ordering",
+                 "ecs.capability.secrets.ssm.environment-variables", "ecs.capability.env-files.s3",
+                 "ecs.capability.efsAuth", "ecs.cpu-architecture=arm64"));
   // An x86 instance does not take an ARM64 task: the attribute exists but its value differs.
   add_instance("us-east-1a");
   const auto& arm = task_definition("arm", json::array({{{"name", "a"}, {"image", "x"}, {"memory", 8}}}),
@@ -358,7 +380,8 @@ TEST_F(PlacementTest, MemberOfFiltersWithTheClusterQueryLanguage) {
     return out.instances.empty() ? std::string() : out.instances[0]->id;
   };
   EXPECT_EQ(where("attribute:stack == prod"), "ci1");
-  EXPECT_EQ(where("attribute:ecs.availability-zone in [us-east-1b, us-east-1c] and attribute:stack exists"), "ci2");
+  EXPECT_EQ(where("attribute:ecs.availability-zone in [us-east-1b, us-east-1c] and attribute:stack exists"),
+            "ci2");
   EXPECT_EQ(where("not(attribute:stack exists)"), "ci3");
   EXPECT_NE(where("attribute:stack !exists or attribute:stack == dev"), "ci1");
   EXPECT_EQ(where("attribute:stack == nothing"), "");
@@ -369,9 +392,9 @@ TEST_F(PlacementTest, MemberOfFiltersWithTheClusterQueryLanguage) {
   EXPECT_EQ(where("task:group == family:db"), "ci2");
   EXPECT_EQ(where("runningTasksCount == 0 and task:group != family:db and attribute:stack exists"), "ci1");
   // The task definition's own constraints apply as well.
-  const auto& pinned = task_definition("pinned", json::array({{{"name", "a"}, {"image", "x"}, {"memory", 8}}}),
-                                       {{"placementConstraints",
-                                         {{{"type", "memberOf"}, {"expression", "attribute:stack == prod"}}}}});
+  const auto& pinned = task_definition(
+      "pinned", json::array({{{"name", "a"}, {"image", "x"}, {"memory", 8}}}),
+      {{"placementConstraints", {{{"type", "memberOf"}, {"expression", "attribute:stack == prod"}}}}});
   PlacementResult out;
   EXPECT_THAT(run(request(pinned, 1), &out), ElementsAre("ci1"));
   auto both = request(pinned);
@@ -391,8 +414,9 @@ TEST_F(PlacementTest, DrainingInstancesTakeNoTasks) {
   auto out = place(region(), request(sized("web", 0, 10)));
   EXPECT_TRUE(out.instances.empty());
   EXPECT_TRUE(out.no_active_instances);
-  EXPECT_EQ(unplaced_event_message("web", out),
-            "(service web) was unable to place a task. Reason: No Container Instances were found in your cluster.");
+  EXPECT_EQ(
+      unplaced_event_message("web", out),
+      "(service web) was unable to place a task. Reason: No Container Instances were found in your cluster.");
   // Draining tasks are found for the service scheduler to move.
   EXPECT_EQ(state::tasks_on_draining_instances(region(), "dev").size(), 3u);
 }
@@ -421,16 +445,18 @@ TEST_F(PlacementTest, TheClosestInstanceNamesTheFurthestCheck) {
   // The memory check comes after the CPU check: ci3 got further.
   EXPECT_EQ(out.closest_instance_id, "ci3");
   EXPECT_EQ(out.closest_reason, "RESOURCE:MEMORY");
-  EXPECT_EQ(unplaced_event_message("api", out),
-            "(service api) was unable to place a task because no container instance met all of its requirements. "
-            "The closest matching container-instance ci3 has insufficient memory available. For more information, "
-            "see the Troubleshooting section of the Amazon ECS Developer Guide.");
+  EXPECT_EQ(
+      unplaced_event_message("api", out),
+      "(service api) was unable to place a task because no container instance met all of its requirements. "
+      "The closest matching container-instance ci3 has insufficient memory available. For more information, "
+      "see the Troubleshooting section of the Amazon ECS Developer Guide.");
   // Among instances refused for CPU, the one with the most CPU left is the closest.
   instance("ci3").registered_resources[1]["integerValue"] = 8000;
   instance("ci3").registered_resources[0]["integerValue"] = 10;
   out = place(region(), r);
   EXPECT_EQ(out.closest_instance_id, "ci1");
-  EXPECT_THAT(unplaced_event_message("api", out), ::testing::HasSubstr("ci1 has insufficient CPU units available."));
+  EXPECT_THAT(unplaced_event_message("api", out),
+              ::testing::HasSubstr("ci1 has insufficient CPU units available."));
   r.constraints = json::array({{{"type", "memberOf"}, {"expression", "attribute:x == y"}}});
   r.task_definition = &sized("tiny", 1, 1);
   out = place(region(), r);
@@ -452,28 +478,34 @@ TEST_F(PlacementTest, CheckPlacementAnswersTheEcsError) {
             "");
   EXPECT_THAT(error(json::array({{{"type", "memberOf"}, {"expression", "attribute:a =="}}}), json::array()),
               ::testing::StartsWith("InvalidParameterException: The cluster query expression is not valid"));
-  EXPECT_THAT(error(json::array({{{"type", "memberOf"}, {"expression", "(attribute:a == b"}}}), json::array()),
-              ::testing::HasSubstr("expected ')'"));
+  EXPECT_THAT(
+      error(json::array({{{"type", "memberOf"}, {"expression", "(attribute:a == b"}}}), json::array()),
+      ::testing::HasSubstr("expected ')'"));
   EXPECT_THAT(error(json::array({{{"type", "memberOf"}, {"expression", "bogus:x == 1"}}}), json::array()),
               ::testing::HasSubstr("unknown subject"));
-  EXPECT_THAT(error(json::array({{{"type", "memberOf"}}}), json::array()), ::testing::HasSubstr("requires an expression"));
+  EXPECT_THAT(error(json::array({{{"type", "memberOf"}}}), json::array()),
+              ::testing::HasSubstr("requires an expression"));
   EXPECT_THAT(error(json::array({{{"type", "distinctInstance"}, {"expression", "x == 1"}}}), json::array()),
               ::testing::HasSubstr("cannot be specified"));
   EXPECT_THAT(error(json::array(), json::array({{{"type", "binpack"}, {"field", "disk"}}})),
               ::testing::HasSubstr("must be cpu or memory"));
   EXPECT_THAT(error(json::array(), json::array({{{"type", "spread"}}})), ::testing::HasSubstr("spread"));
   EXPECT_THAT(error(json::array(), repeated(6, json({{"type", "random"}}))), ::testing::HasSubstr("up to 5"));
-  EXPECT_THAT(error(repeated(11, json({{"type", "distinctInstance"}})), json::array()), ::testing::HasSubstr("up to 10"));
+  EXPECT_THAT(error(repeated(11, json({{"type", "distinctInstance"}})), json::array()),
+              ::testing::HasSubstr("up to 10"));
   // The task definition's constraints count towards the ten.
-  const auto& constrained = task_definition(
-      "c", json::array({{{"name", "a"}, {"image", "x"}, {"memory", 8}}}),
-      {{"placementConstraints", repeated(4, json({{"type", "memberOf"}, {"expression", "attribute:a exists"}}))}});
-  EXPECT_TRUE(check_placement(repeated(7, json({{"type", "distinctInstance"}})), json::array(), &constrained));
-  EXPECT_FALSE(check_placement(repeated(6, json({{"type", "distinctInstance"}})), json::array(), &constrained));
+  const auto& constrained =
+      task_definition("c", json::array({{{"name", "a"}, {"image", "x"}, {"memory", 8}}}),
+                      {{"placementConstraints",
+                        repeated(4, json({{"type", "memberOf"}, {"expression", "attribute:a exists"}}))}});
+  EXPECT_TRUE(
+      check_placement(repeated(7, json({{"type", "distinctInstance"}})), json::array(), &constrained));
+  EXPECT_FALSE(
+      check_placement(repeated(6, json({{"type", "distinctInstance"}})), json::array(), &constrained));
   // A task definition whose own expression does not parse cannot be placed, and says why.
-  const auto& broken = task_definition("b", json::array({{{"name", "a"}, {"image", "x"}, {"memory", 8}}}),
-                                       {{"placementConstraints",
-                                         {{{"type", "memberOf"}, {"expression", "attribute:a in [x"}}}}});
+  const auto& broken = task_definition(
+      "b", json::array({{{"name", "a"}, {"image", "x"}, {"memory", 8}}}),
+      {{"placementConstraints", {{{"type", "memberOf"}, {"expression", "attribute:a in [x"}}}}});
   auto e = check_placement(json::array(), json::array(), &broken);
   ASSERT_TRUE(e);
   EXPECT_THAT(e->message, ::testing::HasSubstr("The cluster query expression is not valid"));
@@ -566,8 +598,8 @@ TEST_F(PlacementTest, AccountingFollowsTheTasks) {
 namespace berth::scheduler {
 namespace {
 
-// Random mutations of valid memberOf expressions: check_placement answers InvalidParameterException or nothing,
-// and place() never throws, whatever it is given.
+// Random mutations of valid memberOf expressions: check_placement answers InvalidParameterException or
+// nothing, and place() never throws, whatever it is given.
 TEST_F(PlacementTest, MutatedExpressionsNeverCrashPlacement) {
   add_instance("us-east-1a", 2048, 1000, {{"stack", "prod"}});
   const auto& td = sized("web", 0, 8);

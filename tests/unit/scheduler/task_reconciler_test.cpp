@@ -711,8 +711,9 @@ class InstanceTasksTest : public TaskReconcilerTest {
       ci.id = instance_id;
       ci.arn = ecs_arn::container_instance(Scope{"000000000000", "us-east-1"}, "default", instance_id);
       ci.cluster_name = "default";
-      ci.registered_resources = json::array({{{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", 2048}},
-                                             {{"name", "MEMORY"}, {"type", "INTEGER"}, {"integerValue", 998}}});
+      ci.registered_resources =
+          json::array({{{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", 2048}},
+                       {{"name", "MEMORY"}, {"type", "INTEGER"}, {"integerValue", 998}}});
       region.container_instances.emplace(instance_id, ci);
     }
     auto id = add_task({{"app", true}});

@@ -19,7 +19,8 @@ class PlacementHandlersTest : public testing::EcsFixture {
  protected:
   std::vector<std::string> launch(const std::string& cluster, int count, const std::string& type,
                                   const std::string& seed = "seed") {
-    auto added = launch_container_instances(table_, store_, scope_, InstanceLaunch{cluster, count, type}, seed);
+    auto added =
+        launch_container_instances(table_, store_, scope_, InstanceLaunch{cluster, count, type}, seed);
     EXPECT_TRUE(added) << (added ? "" : added.error().message);
     return ok("ListContainerInstances", {{"cluster", cluster}})["containerInstanceArns"];
   }
@@ -132,16 +133,18 @@ TEST_F(PlacementHandlersTest, StrategiesAndConstraintsThroughRunTask) {
     }
     return v;
   };
-  auto binpacked = instances_of(ok("RunTask", {{"cluster", "s"},
-                                               {"taskDefinition", "w"},
-                                               {"count", 3},
-                                               {"placementStrategy", {{{"type", "binpack"}, {"field", "memory"}}}}}));
+  auto binpacked =
+      instances_of(ok("RunTask", {{"cluster", "s"},
+                                  {"taskDefinition", "w"},
+                                  {"count", 3},
+                                  {"placementStrategy", {{{"type", "binpack"}, {"field", "memory"}}}}}));
   EXPECT_THAT(binpacked, ElementsAre(binpacked[0], binpacked[0], binpacked[0]));
-  auto spread = instances_of(ok("RunTask", {{"cluster", "s"},
-                                            {"taskDefinition", "w"},
-                                            {"count", 4},
-                                            {"group", "spread"},
-                                            {"placementStrategy", {{{"type", "spread"}, {"field", "instanceId"}}}}}));
+  auto spread =
+      instances_of(ok("RunTask", {{"cluster", "s"},
+                                  {"taskDefinition", "w"},
+                                  {"count", 4},
+                                  {"group", "spread"},
+                                  {"placementStrategy", {{{"type", "spread"}, {"field", "instanceId"}}}}}));
   ASSERT_EQ(spread.size(), 4u);
   EXPECT_NE(spread[0], spread[1]);
   EXPECT_EQ(spread[0], spread[2]);
@@ -153,11 +156,12 @@ TEST_F(PlacementHandlersTest, StrategiesAndConstraintsThroughRunTask) {
   EXPECT_EQ(distinct["tasks"].size(), 2u);
   ASSERT_EQ(distinct["failures"].size(), 2u);
   EXPECT_EQ(distinct["failures"][0]["reason"], "DistinctInstance placement constraint unsatisfied.");
-  auto zone = ok("RunTask",
-                 {{"cluster", "s"},
-                  {"taskDefinition", "w"},
-                  {"placementConstraints",
-                   {{{"type", "memberOf"}, {"expression", "attribute:ecs.availability-zone == us-east-1b"}}}}});
+  auto zone =
+      ok("RunTask",
+         {{"cluster", "s"},
+          {"taskDefinition", "w"},
+          {"placementConstraints",
+           {{{"type", "memberOf"}, {"expression", "attribute:ecs.availability-zone == us-east-1b"}}}}});
   ASSERT_EQ(zone["tasks"].size(), 1u);
   EXPECT_EQ(zone["tasks"][0]["availabilityZone"], "us-east-1b");
   std::string zone_b;
@@ -175,14 +179,19 @@ TEST_F(PlacementHandlersTest, StrategiesAndConstraintsThroughRunTask) {
   EXPECT_THAT(expect_error("RunTask",
                            {{"cluster", "s"},
                             {"taskDefinition", "w"},
-                            {"placementConstraints", {{{"type", "memberOf"}, {"expression", "attribute:x in [a, b"}}}}},
+                            {"placementConstraints",
+                             {{{"type", "memberOf"}, {"expression", "attribute:x in [a, b"}}}}},
                            "InvalidParameterException"),
               HasSubstr("The cluster query expression is not valid"));
   expect_error("RunTask",
-               {{"cluster", "s"}, {"taskDefinition", "w"}, {"placementStrategy", {{{"type", "binpack"}, {"field", "gpu"}}}}},
+               {{"cluster", "s"},
+                {"taskDefinition", "w"},
+                {"placementStrategy", {{{"type", "binpack"}, {"field", "gpu"}}}}},
                "InvalidParameterException");
   expect_error("RunTask",
-               {{"cluster", "s"}, {"taskDefinition", "w"}, {"placementStrategy", {{{"type", "pack"}, {"field", "cpu"}}}}},
+               {{"cluster", "s"},
+                {"taskDefinition", "w"},
+                {"placementStrategy", {{{"type", "pack"}, {"field", "cpu"}}}}},
                "ValidationException");
   EXPECT_EQ(region().tasks.size(), before);
 }
@@ -190,7 +199,8 @@ TEST_F(PlacementHandlersTest, StrategiesAndConstraintsThroughRunTask) {
 TEST_F(PlacementHandlersTest, NoActiveInstanceAndFargateAreRefused) {
   auto arns = launch("d", 1, "t3.small");
   web("w", 64);
-  ok("UpdateContainerInstancesState", {{"cluster", "d"}, {"containerInstances", arns}, {"status", "DRAINING"}});
+  ok("UpdateContainerInstancesState",
+     {{"cluster", "d"}, {"containerInstances", arns}, {"status", "DRAINING"}});
   expect_error("RunTask", {{"cluster", "d"}, {"taskDefinition", "w"}}, "InvalidParameterException",
                "No Container Instances were found in your cluster.");
   ok("RegisterTaskDefinition", {{"family", "f"},
@@ -218,7 +228,9 @@ TEST_F(PlacementHandlersTest, NoActiveInstanceAndFargateAreRefused) {
 TEST_F(PlacementHandlersTest, StartTaskChecksResourcesOnTheNamedInstances) {
   auto arns = launch("st", 2, "t3.micro");
   web("half", 600);
-  auto out = ok("StartTask", {{"cluster", "st"}, {"taskDefinition", "half"}, {"containerInstances", {arns[0], arns[0], arns[1]}}});
+  auto out = ok(
+      "StartTask",
+      {{"cluster", "st"}, {"taskDefinition", "half"}, {"containerInstances", {arns[0], arns[0], arns[1]}}});
   ASSERT_EQ(out["tasks"].size(), 2u);
   EXPECT_EQ(out["tasks"][0]["containerInstanceArn"], arns[0]);
   EXPECT_EQ(out["tasks"][1]["containerInstanceArn"], arns[1]);
@@ -229,7 +241,8 @@ TEST_F(PlacementHandlersTest, StartTaskChecksResourcesOnTheNamedInstances) {
 TEST_F(PlacementHandlersTest, ListTasksFiltersByContainerInstance) {
   auto arns = launch("lt", 2, "m5.large");
   web("w", 64);
-  ok("StartTask", {{"cluster", "lt"}, {"taskDefinition", "w"}, {"containerInstances", {arns[0], arns[0], arns[1]}}});
+  ok("StartTask",
+     {{"cluster", "lt"}, {"taskDefinition", "w"}, {"containerInstances", {arns[0], arns[0], arns[1]}}});
   EXPECT_EQ(ok("ListTasks", {{"cluster", "lt"}, {"containerInstance", arns[0]}})["taskArns"].size(), 2u);
   const std::string id = arns[1].substr(arns[1].rfind('/') + 1);
   EXPECT_EQ(ok("ListTasks", {{"cluster", "lt"}, {"containerInstance", id}})["taskArns"].size(), 1u);
@@ -240,7 +253,8 @@ TEST_F(PlacementHandlersTest, ListTasksFiltersByContainerInstance) {
 TEST_F(PlacementHandlersTest, CountsStayExactThroughTheLifecycleAndARestart) {
   auto arns = launch("acct", 1, "t3.medium");
   web("w", 256, {{"cpu", 512}, {"portMappings", {{{"containerPort", 80}, {"hostPort", 8080}}}}});
-  auto task = ok("RunTask", {{"cluster", "acct"}, {"taskDefinition", "w"}})["tasks"][0]["taskArn"].get<std::string>();
+  auto task =
+      ok("RunTask", {{"cluster", "acct"}, {"taskDefinition", "w"}})["tasks"][0]["taskArn"].get<std::string>();
   auto ci = describe_instance("acct", arns[0]);
   EXPECT_EQ(ci["pendingTasksCount"], 1);
   EXPECT_EQ(ci["runningTasksCount"], 0);
@@ -270,17 +284,20 @@ TEST_F(PlacementHandlersTest, CountsStayExactThroughTheLifecycleAndARestart) {
 TEST_F(PlacementHandlersTest, ForcedDeregistrationOrphansTheTasks) {
   auto arns = launch("dr", 1, "t3.large");
   web("w", 64);
-  auto task = ok("RunTask", {{"cluster", "dr"}, {"taskDefinition", "w"}})["tasks"][0]["taskArn"].get<std::string>();
+  auto task =
+      ok("RunTask", {{"cluster", "dr"}, {"taskDefinition", "w"}})["tasks"][0]["taskArn"].get<std::string>();
   expect_error("DeregisterContainerInstance", {{"cluster", "dr"}, {"containerInstance", arns[0]}},
                "InvalidParameterException", "Found running tasks on the instance.");
-  auto gone = ok("DeregisterContainerInstance", {{"cluster", "dr"}, {"containerInstance", arns[0]}, {"force", true}});
+  auto gone =
+      ok("DeregisterContainerInstance", {{"cluster", "dr"}, {"containerInstance", arns[0]}, {"force", true}});
   EXPECT_EQ(gone["containerInstance"]["status"], "INACTIVE");
   EXPECT_EQ(gone["containerInstance"]["pendingTasksCount"], 0);
   // The task keeps running (nothing stops it), but nobody accounts for it any more.
   const auto& t = region().tasks.at(task.substr(task.rfind('/') + 1));
   EXPECT_EQ(t.desired_status, state::TaskStatus::kRunning);
   EXPECT_TRUE(state::is_orphaned(region(), t));
-  EXPECT_EQ(ok("DescribeTasks", {{"cluster", "dr"}, {"tasks", {task}}})["tasks"][0]["containerInstanceArn"], arns[0]);
+  EXPECT_EQ(ok("DescribeTasks", {{"cluster", "dr"}, {"tasks", {task}}})["tasks"][0]["containerInstanceArn"],
+            arns[0]);
   // The cluster has no instance left: tasks go back to berth's engine.
   auto out = ok("RunTask", {{"cluster", "dr"}, {"taskDefinition", "w"}});
   EXPECT_FALSE(out["tasks"][0].contains("containerInstanceArn"));
