@@ -27,8 +27,9 @@ struct PlacementRequest {
   int count = 1;
   std::string group;                 // the tasks' group (task:group, distinctInstance and spread count by it)
   json constraints = json::array();  // the request's placementConstraints (the task definition's apply too)
-  json strategy = json::array();     // placementStrategy, in order; empty: random (RunTask's default).
-                                     // Ties left after every strategy go to the instance registered first.
+  // placementStrategy, in order; empty: random (RunTask's default; a service without a strategy passes
+  // default_service_strategy()). Ties left after every strategy go to the instance registered first.
+  json strategy = json::array();
   // StartTask and DAEMON services: one task on each of exactly these instances (ids or ARNs), in order, each
   // checked like any placement (resources, attributes, constraints); `count` and `strategy` are then unused.
   std::vector<std::string> only_instances;

@@ -496,6 +496,10 @@ void DockerRuntime::Impl::apply_cgroup(const docker_detail::CgroupLayout& layout
                " cgroup driver; berth writes cgroupfs hierarchies only";
   } else {
     auto applied = docker_detail::apply_cgroup(options_.cgroup_root, layout.version, spec);
+    if (applied.parent.empty()) {
+      // Once more: another berth on this engine may have just removed the shared, empty parent directory.
+      applied = docker_detail::apply_cgroup(options_.cgroup_root, layout.version, spec);
+    }
     out.parent = applied.parent;
     out.note = applied.error;
   }
