@@ -407,10 +407,34 @@ struct App::Impl {
     co_return json_response(200, body);
   }
 
+  // Control strand (or before the I/O threads run). Registers the --instances container instances that are
+  // missing; the reconciler's id is the seed of their EC2 ids, so a restart with --data-dir adds none twice.
+  Result<Unit> launch_instances() {
+    for (const auto& f : config.instances) {
+      auto added = services::launch_container_instances(
+          handlers, store, defaults, services::InstanceLaunch{f.cluster, f.count, f.instance_type},
+          reconciler->options().instance_id);
+      if (!added) {
+        return AwsError::client("InvalidConfiguration", "--instances " + f.cluster + "=" +
+                                                            std::to_string(f.count) + ":" + f.instance_type +
+                                                            ": " + added.error().message);
+      }
+      if (*added > 0) {
+        spdlog::info("registered {} container instance(s) of type {} in cluster {}", *added, f.instance_type,
+                     f.cluster);
+      }
+    }
+    return Unit{};
+  }
+
   net::awaitable<http::Response> reset() {
     co_await await_callback<bool>([this](auto done) {
       net::post(control, [this, done = std::move(done)]() mutable {
         store.clear();
+        // The configured instances are part of berth's starting state, not of what a test made.
+        if (auto launched = launch_instances(); !launched) {
+          spdlog::error("{}", launched.error().message);
+        }
         reconciler->forget_all();
         reconciler->remove_all_containers([done = std::move(done)]() mutable { done(true); });
       });
@@ -492,6 +516,9 @@ Result<std::uint16_t> App::start() {
     if (auto opened = d.open_data_dir(); !opened) {
       return opened.error();
     }
+  }
+  if (auto launched = d.launch_instances(); !launched) {
+    return launched.error();
   }
   http::ServerOptions so;
   so.listen = d.config.listen;

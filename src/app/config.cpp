@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 
+#include <berth/state/instance_types.hpp>
+
 namespace berth::app {
 namespace {
 
@@ -12,7 +14,48 @@ struct Flag {
   const char* env;
   const char* help;
   std::function<std::optional<std::string>(Config&, const std::string&)> apply;  // error message or nullopt
+  // Repeatable flags add to a list; given on the command line, they replace what the environment said.
+  std::function<void(Config&)> reset = nullptr;
 };
+
+bool valid_cluster_name(const std::string& n) {
+  return !n.empty() && n.size() <= 255 && std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+// cluster=count:type[,cluster=count:type...]
+std::optional<std::string> parse_instances(Config& c, const std::string& v) {
+  std::size_t start = 0;
+  while (start <= v.size()) {
+    const std::size_t comma = v.find(',', start);
+    const std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? v.size() + 1 : comma + 1;
+    const auto eq = item.find('=');
+    const auto colon = item.find(':', eq == std::string::npos ? 0 : eq);
+    if (eq == std::string::npos || colon == std::string::npos) {
+      return "expects cluster=count:type (e.g. default=2:t3.micro), got '" + item + "'";
+    }
+    InstancesFlag f;
+    f.cluster = item.substr(0, eq);
+    f.instance_type = item.substr(colon + 1);
+    const std::string count = item.substr(eq + 1, colon - eq - 1);
+    auto [p, ec] = std::from_chars(count.data(), count.data() + count.size(), f.count);
+    if (ec != std::errc() || p != count.data() + count.size() || f.count < 1 || f.count > 100) {
+      return "expects a count from 1 to 100 in '" + item + "'";
+    }
+    if (!valid_cluster_name(f.cluster)) {
+      return "expects a cluster name of letters, digits, hyphens and underscores in '" + item + "'";
+    }
+    if (state::find_instance_type(f.instance_type) == nullptr) {
+      return "does not know instance type '" + f.instance_type +
+             "' (known: the t3, t3a, t4g, m5, c5, r5, m6i, c6i, r6i, m6g, c6g and r6g families, g4dn and p3; "
+             "e.g. t3.micro, m5.large)";
+    }
+    c.instances.push_back(f);
+  }
+  return std::nullopt;
+}
 
 std::optional<std::string> parse_uint(const std::string& v, std::uint64_t max, std::uint64_t& out) {
   std::uint64_t n = 0;
@@ -191,6 +234,11 @@ const std::vector<Flag>& flags() {
          c.container_cleanup_wait_s = static_cast<std::int64_t>(n);
          return std::nullopt;
        }},
+      {"instances", "BERTH_INSTANCES",
+       "container instances to register at start-up: cluster=count:type, e.g. default=2:t3.micro "
+       "(repeatable; "
+       "comma-separated in the environment); the cluster is created if needed",
+       parse_instances, [](Config& c) { c.instances.clear(); }},
       {"threads", "BERTH_THREADS", "I/O threads (default 2)",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          std::uint64_t n = 0;
@@ -243,6 +291,7 @@ Result<Invocation> parse_command_line(const std::vector<std::string>& args, cons
     return usage_error("unknown command '" + args[0] + "' (try berth --help)");
   }
   inv.command = Command::kServe;
+  std::vector<const Flag*> reset_done;
   for (const auto& f : flags()) {
     if (auto v = env(f.env)) {
       if (auto e = f.apply(inv.config, *v)) {
@@ -276,6 +325,10 @@ Result<Invocation> parse_command_line(const std::vector<std::string>& args, cons
         return usage_error("flag --" + name + " needs a value");
       }
       value = args[++i];
+    }
+    if (it->reset && std::find(reset_done.begin(), reset_done.end(), &*it) == reset_done.end()) {
+      it->reset(inv.config);
+      reset_done.push_back(&*it);
     }
     if (auto e = it->apply(inv.config, value)) {
       return usage_error("--" + name + " " + *e);

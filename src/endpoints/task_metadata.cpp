@@ -270,7 +270,7 @@ json TaskMetadataService::task_document(const Task& t, int version, bool with_ta
          {"Revision", std::to_string(t.revision)},
          {"DesiredStatus", std::string(state::to_string(t.desired_status))},
          {"KnownStatus", std::string(state::to_string(t.last_status))},
-         {"AvailabilityZone", t.scope.region + "a"}};
+         {"AvailabilityZone", t.availability_zone}};
   json limits = json::object();
   if (auto cpu = number(t.cpu)) {
     limits["CPU"] = static_cast<double>(*cpu) / 1024.0;  // in vCPUs

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <berth/scheduler/task_reconciler.hpp>
+#include <berth/state/tasks.hpp>
 
 // How a container definition becomes what the engine runs, field by field as the ECS agent maps it on Linux.
 // Handled elsewhere: essential, dependsOn, startTimeout (the reconciler), secrets and environmentFiles
@@ -69,31 +70,6 @@ const json& array_field(const json& def, const char* key) {
 }
 
 std::string env_name(std::string_view kv) { return std::string(kv.substr(0, kv.find('='))); }
-
-// A task-level size as stored ("256", "512") or as a task definition may spell it ("0.25 vCPU", "1 GB"):
-// `unit_word` ("vcpu"/"gb") scales by `per_unit`.
-std::optional<std::int64_t> task_size(std::string_view text, std::string_view unit_word,
-                                      std::int64_t per_unit) {
-  std::string lower;
-  for (char c : text) {
-    if (c != ' ') {
-      lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    }
-  }
-  if (lower.empty()) {
-    return std::nullopt;
-  }
-  const bool scaled = lower.ends_with(unit_word);
-  if (scaled) {
-    lower.resize(lower.size() - unit_word.size());
-  }
-  double v = 0;
-  auto [end, ec] = std::from_chars(lower.data(), lower.data() + lower.size(), v);
-  if (ec != std::errc() || end != lower.data() + lower.size() || v <= 0) {
-    return std::nullopt;
-  }
-  return static_cast<std::int64_t>(std::llround(scaled ? v * static_cast<double>(per_unit) : v));
-}
 
 bool is_fargate(const state::Task& task) {
   for (const std::string* s : {&task.launch_type, &task.capacity_provider_name}) {
@@ -270,7 +246,7 @@ runtime::ContainerSpec build_container_spec(const state::Task& task, const state
       b.container_port = static_cast<int>(int_field(pm, "containerPort").value_or(0));
       b.host_port = static_cast<int>(int_field(pm, "hostPort").value_or(0));
       b.protocol = string_field(pm, "protocol").value_or("tcp");
-      b.host_ip = options.host_ip;
+      b.host_ip = inputs.host_ip.empty() ? options.host_ip : inputs.host_ip;
       if (b.container_port > 0) {
         spec.ports.push_back(b);
       }
@@ -302,10 +278,10 @@ runtime::ContainerSpec build_container_spec(const state::Task& task, const state
   // Fargate gives the task a hard quota: its vCPUs as a CPU quota and its memory as a ceiling for every
   // container (unless the container's own limit is tighter), so a 256-unit task gets a quarter of a CPU.
   if (is_fargate(task)) {
-    if (auto units = task_size(task.cpu, "vcpu", kCpuUnitsPerVcpu)) {
+    if (auto units = state::task_size(task.cpu, "vcpu", kCpuUnitsPerVcpu)) {
       spec.nano_cpus = *units * kNanosPerSecond / kCpuUnitsPerVcpu;
     }
-    if (auto mib = task_size(task.memory, "gb", 1024)) {
+    if (auto mib = state::task_size(task.memory, "gb", 1024)) {
       const std::int64_t task_bytes = *mib * kMiB;
       spec.memory_bytes = spec.memory_bytes ? std::min(*spec.memory_bytes, task_bytes) : task_bytes;
     }
@@ -381,6 +357,9 @@ runtime::ContainerSpec build_container_spec(const state::Task& task, const state
   }
   if (auto stop = int_field(def, "stopTimeout")) {
     spec.stop_timeout_s = static_cast<int>(*stop);
+  }
+  if (!inputs.cgroup_parent.empty()) {
+    spec.cgroup_parent = inputs.cgroup_parent;
   }
   return spec;
 }

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <berth/common/ids.hpp>
+#include <berth/state/container_instances.hpp>
 #include <berth/state/transitions.hpp>
 
 namespace berth::scheduler {
@@ -21,6 +22,12 @@ using state::TaskStatus;
 namespace {
 
 bool is_fargate(const Task& t) { return t.launch_type == "FARGATE" || t.launch_type == "FARGATE_SPOT"; }
+
+constexpr std::int64_t kMiB = 1024 * 1024;
+
+// Every container instance's tasks share one cgroup, which caps them together at the instance's registered
+// CPU and memory, as the instance's own machine would.
+std::string instance_cgroup(const std::string& instance_id) { return "berth/" + instance_id; }
 
 std::int64_t to_int(const std::string& s) {
   try {
@@ -158,7 +165,64 @@ void TaskReconciler::reconcile(const std::string& task_id) {
   }
 }
 
-// ---- Provisioning: a place in the Fargate pool, volumes, the network namespace -------------------------------
+// ---- Provisioning: the Fargate pool, the instance's cgroup, volumes, the network namespace
+// -----------------
+
+bool TaskReconciler::instance_ready(const Task& task) {
+  auto* region = task.container_instance_arn.empty() ? nullptr : store_.find_region(task.scope);
+  const auto* ci = region == nullptr ? nullptr : state::instance_of(*region, task);
+  if (ci == nullptr) {
+    return true;  // berth's own engine: no instance to cap
+  }
+  const std::int64_t cpu = state::registered_integer(*ci, "CPU");
+  const std::int64_t memory = state::registered_integer(*ci, "MEMORY") * kMiB;
+  auto& cg = cgroups_[ci->id];
+  if (cg.ready && cg.cpu_units == cpu && cg.memory_bytes == memory) {
+    return true;
+  }
+  if (cg.in_flight) {
+    return false;
+  }
+  cg.in_flight = true;
+  cg.cpu_units = cpu;
+  cg.memory_bytes = memory;
+  ++in_flight_;
+  runtime_.ensure_cgroup(runtime::CgroupSpec{instance_cgroup(ci->id), cpu, memory},
+                         [this, id = ci->id](runtime::CgroupOutcome out) {
+                           if (op_completed()) {
+                             return;
+                           }
+                           auto& c = cgroups_[id];
+                           c.in_flight = false;
+                           if (out.error) {
+                             // Left not ready: the next pass asks again.
+                             spdlog::debug("cgroup of container instance {}: {}", id, out.error->message);
+                             return;
+                           }
+                           c.ready = true;
+                           c.parent = out.parent;
+                           if (!out.parent.empty()) {
+                             created_cgroups_.insert(instance_cgroup(id));
+                           }
+                           reconcile_all();
+                         });
+  return false;
+}
+
+void TaskReconciler::apply_instance(const Task& task, SpecInputs& inputs) const {
+  const std::string id =
+      resource_name_from(task.container_instance_arn, "ecs", "container-instance").value_or("");
+  if (task.container_instance_arn.empty() || id.empty()) {
+    return;
+  }
+  if (auto it = cgroups_.find(id); it != cgroups_.end()) {
+    inputs.cgroup_parent = it->second.parent;
+  }
+  // Each instance publishes on its own loopback address, unless berth was told to publish elsewhere.
+  if (options_.host_ip.starts_with("127.")) {
+    inputs.host_ip = state::instance_host_ip(id);
+  }
+}
 
 bool TaskReconciler::try_admit(Task& task) {
   if (task.admitted) {
@@ -338,7 +402,13 @@ bool TaskReconciler::provision_network(Task& task) {
     eni.pause_phase = ContainerPhase::kCreating;
     eni.op_in_flight = true;
     ++in_flight_;
-    runtime_.create(pause_spec(task, options_), [this, id = task.id](runtime::CreateOutcome out) {
+    auto spec = pause_spec(task, options_);
+    SpecInputs where;
+    apply_instance(task, where);
+    if (!where.cgroup_parent.empty()) {
+      spec.cgroup_parent = where.cgroup_parent;
+    }
+    runtime_.create(std::move(spec), [this, id = task.id](runtime::CreateOutcome out) {
       const bool draining = op_completed();
       Task* t = store_.find_task(id);
       if (t == nullptr || !t->eni || draining) {
@@ -469,7 +539,7 @@ TaskReconciler::Dependency TaskReconciler::dependencies_met(const Task& task, co
 
 void TaskReconciler::reconcile_running(Task& task) {
   const TimeMs now = clock_.now_ms();
-  if (!try_admit(task) || !provision(task)) {
+  if (!try_admit(task) || !instance_ready(task) || !provision(task)) {
     return;
   }
   if (task.desired_status != TaskStatus::kRunning) {
@@ -654,6 +724,7 @@ void TaskReconciler::create(Task& task, Container& c) {
   if (task.eni) {
     inputs.network_mode = "container:" + task.eni->pause_id;
   }
+  apply_instance(task, inputs);
   inputs.extra_env = c.extra_env;
   for (const auto& [name, v] : task.volumes) {
     runtime::Mount m;
@@ -963,12 +1034,14 @@ void TaskReconciler::remove_all_containers(std::function<void()> done) {
     // Networks and task volumes go last: the engine refuses to remove them while a container uses them.
     auto nets = std::exchange(created_networks_, {});
     auto volumes = std::exchange(task_volumes_, {});
+    auto cgroups = std::exchange(created_cgroups_, {});
     networks_.clear();
-    if (nets.empty() && volumes.empty()) {
+    cgroups_.clear();
+    if (nets.empty() && volumes.empty() && cgroups.empty()) {
       done();
       return;
     }
-    auto remaining = std::make_shared<std::size_t>(nets.size() + volumes.size());
+    auto remaining = std::make_shared<std::size_t>(nets.size() + volumes.size() + cgroups.size());
     auto one_done = [remaining, done](runtime::Done) {
       if (--*remaining == 0) {
         done();
@@ -979,6 +1052,9 @@ void TaskReconciler::remove_all_containers(std::function<void()> done) {
     }
     for (const auto& v : volumes) {
       runtime_.remove_volume(v, one_done);
+    }
+    for (const auto& c : cgroups) {
+      runtime_.remove_cgroup(c, one_done);
     }
   };
   runtime_.list({{kLabelInstance, options_.instance_id}}, [this, finish = std::move(finish)](runtime::ListOutcome out) {

@@ -170,6 +170,7 @@ json to_json(const Task& t) {
             {"containers", containers},
             {"platformVersion", t.platform_version},
             {"containerInstanceArn", t.container_instance_arn},
+            {"availabilityZone", t.availability_zone},
             {"ephemeralStorageGiB", t.ephemeral_storage_gib},
             {"capacityProviderName", t.capacity_provider_name},
             {"networkConfiguration", t.network_configuration},
@@ -226,6 +227,7 @@ Task task_from(const json& j) {
   }
   t.platform_version = j.value("platformVersion", "");
   t.container_instance_arn = j.value("containerInstanceArn", "");
+  t.availability_zone = j.value("availabilityZone", t.scope.region + "a");
   t.ephemeral_storage_gib = j.value("ephemeralStorageGiB", 20);
   t.capacity_provider_name = j.value("capacityProviderName", "");
   t.network_configuration = j.value("networkConfiguration", json());

@@ -31,6 +31,10 @@ void Store::erase_task(std::string_view task_id) {
   }
   if (auto* r = find_region(it->second)) {
     if (auto t = r->tasks.find(task_id); t != r->tasks.end()) {
+      // The instance it ran on no longer needs to remember it.
+      for (auto& [id, ci] : r->container_instances) {
+        std::erase(ci.task_ids, std::string(task_id));
+      }
       r->tasks.erase(t);
     }
   }

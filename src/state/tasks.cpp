@@ -1,10 +1,36 @@
 #include <berth/state/tasks.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
 
 #include <berth/common/ids.hpp>
 
 namespace berth::state {
+
+std::optional<std::int64_t> task_size(std::string_view text, std::string_view unit_word,
+                                      std::int64_t per_unit) {
+  std::string lower;
+  for (char c : text) {
+    if (c != ' ') {
+      lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+  }
+  if (lower.empty()) {
+    return std::nullopt;
+  }
+  const bool scaled = lower.ends_with(unit_word);
+  if (scaled) {
+    lower.resize(lower.size() - unit_word.size());
+  }
+  double v = 0;
+  auto [end, ec] = std::from_chars(lower.data(), lower.data() + lower.size(), v);
+  if (ec != std::errc() || end != lower.data() + lower.size() || v <= 0) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(std::llround(scaled ? v * static_cast<double>(per_unit) : v));
+}
 
 void apply_container_override(json& def, const json& o) {
   for (const char* key : {"command", "cpu", "memory", "memoryReservation"}) {
@@ -77,9 +103,15 @@ Task& add_task(Store& store, const Scope& scope, const Cluster& cluster, const T
     eni.security_groups = awsvpc.value("securityGroups", json::array());
     t.eni = eni;
   }
+  // berth's own engine stands in for zone a; an instance is in the zone it registered.
+  t.availability_zone = scope.region + "a";
   if (spec.instance != nullptr) {
     t.container_instance_arn = spec.instance->arn;
     spec.instance->task_ids.push_back(t.id);
+    auto az = spec.instance->attributes.find("ecs.availability-zone");
+    if (az != spec.instance->attributes.end() && az->second && !az->second->empty()) {
+      t.availability_zone = *az->second;
+    }
   }
   t.tags = spec.tags;
   t.created_at = now;

@@ -113,6 +113,29 @@ void FakeContainerRuntime::remove_volume(std::string name, std::function<void(ru
   later([done = std::move(done)] { done(runtime::Done{}); });
 }
 
+void FakeContainerRuntime::ensure_cgroup(runtime::CgroupSpec spec,
+                                         std::function<void(runtime::CgroupOutcome)> done) {
+  actions_.push_back("ensure_cgroup " + spec.name);
+  auto failure = take_failure("ensure_cgroup");
+  runtime::CgroupOutcome out;
+  out.error = failure;
+  if (!failure) {
+    cgroups_[spec.name] = spec;
+    if (cgroup_note_.empty()) {
+      out.parent = "/" + spec.name;
+    } else {
+      out.note = cgroup_note_;
+    }
+  }
+  later([out, done = std::move(done)] { done(out); });
+}
+
+void FakeContainerRuntime::remove_cgroup(std::string name, std::function<void(runtime::Done)> done) {
+  actions_.push_back("remove_cgroup " + name);
+  cgroups_.erase(name);
+  later([done = std::move(done)] { done(runtime::Done{}); });
+}
+
 void FakeContainerRuntime::set_health(const std::string& container_id, const std::string& health) {
   auto it = containers_.find(container_id);
   if (it == containers_.end()) {

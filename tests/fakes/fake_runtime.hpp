@@ -59,6 +59,16 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
   bool has_volume(const std::string& name) const { return volumes_.count(name) > 0; }
   // The address the fake engine gives a container with its own network namespace.
   void set_next_ip(std::string ip) { next_ip_ = std::move(ip); }
+  // ensure_cgroup answers with an empty parent and this note (as the Docker runtime does when it may not
+  // write cgroups); empty: it answers "/<name>".
+  void set_cgroups_unsupported(std::string note) { cgroup_note_ = std::move(note); }
+  // The last spec ensure_cgroup got for `name`, or nullptr.
+  const runtime::CgroupSpec* cgroup(const std::string& name) const {
+    auto it = cgroups_.find(name);
+    return it == cgroups_.end() ? nullptr : &it->second;
+  }
+  void ensure_cgroup(runtime::CgroupSpec spec, std::function<void(runtime::CgroupOutcome)> done) override;
+  void remove_cgroup(std::string name, std::function<void(runtime::Done)> done) override;
   void create(runtime::ContainerSpec spec, std::function<void(runtime::CreateOutcome)> done) override;
   void start(std::string id, std::function<void(runtime::StartOutcome)> done) override;
   void kill(std::string id, std::string signal, std::function<void(runtime::Done)> done) override;
@@ -94,6 +104,8 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
   std::map<std::string, std::string> stats_;
   int next_bridge_ip_ = 2;
   std::set<std::string> volumes_;
+  std::map<std::string, runtime::CgroupSpec> cgroups_;
+  std::string cgroup_note_;
   std::string next_ip_ = "10.0.0.2";
   int next_id_ = 1;
 };

@@ -10,6 +10,14 @@
 
 namespace berth::app {
 
+// `--instances cluster=count:type`: container instances berth registers at start-up.
+struct InstancesFlag {
+  std::string cluster;
+  int count = 0;
+  std::string instance_type;
+  bool operator==(const InstancesFlag&) const = default;
+};
+
 struct Config {
   std::string listen = "127.0.0.1";
   std::uint16_t port = 4566;
@@ -34,6 +42,7 @@ struct Config {
   std::string task_credentials = "local";  // local | passthrough
   std::int64_t task_retention_s = 3600;
   std::int64_t container_cleanup_wait_s = 3 * 3600;
+  std::vector<InstancesFlag> instances;  // in the default account and region
 };
 
 enum class Command { kServe, kVersion, kHelp, kCoverage };

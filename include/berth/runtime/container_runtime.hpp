@@ -98,6 +98,14 @@ struct NetworkSpec {
   std::string gateway;  // the host's own address on the bridge, e.g. "169.254.170.2"
 };
 
+// A cgroup that caps what a group of containers uses together (a container instance's CPU and memory): the
+// containers created with ContainerSpec::cgroup_parent set to CgroupOutcome::parent share its limits.
+struct CgroupSpec {
+  std::string name;               // a relative path, e.g. "berth/<instance id>"
+  std::int64_t cpu_units = 0;     // 1024 per vCPU, applied as a CFS quota; 0: no CPU cap
+  std::int64_t memory_bytes = 0;  // a hard limit on the group; 0: no memory cap
+};
+
 // A Docker volume (dockerVolumeConfiguration, empty task volumes).
 struct VolumeSpec {
   std::string name;
@@ -127,6 +135,14 @@ struct ImageOutcome {
 struct CreateOutcome {
   std::optional<RuntimeError> error;
   std::string container_id;
+};
+struct CgroupOutcome {
+  std::optional<RuntimeError> error;
+  // What to put in ContainerSpec::cgroup_parent. Empty when the limits could not be applied (an engine whose
+  // cgroups berth cannot write, such as the systemd driver, a remote engine or a read-only /sys/fs/cgroup):
+  // the containers then run without the group's cap, and `note` says why.
+  std::string parent;
+  std::string note;
 };
 struct StartOutcome {
   std::optional<RuntimeError> error;
@@ -201,6 +217,12 @@ class ContainerRuntime {
   virtual void ensure_volume(VolumeSpec spec, std::function<void(Done)> done) = 0;
   // Removes a volume; a missing one is not an error.
   virtual void remove_volume(std::string name, std::function<void(Done)> done) = 0;
+  // Creates the cgroup (or updates its limits) where the engine will place containers that name it as their
+  // cgroup parent. Not being allowed to is no error: the outcome then has an empty parent and a note.
+  virtual void ensure_cgroup(CgroupSpec spec, std::function<void(CgroupOutcome)> done) = 0;
+  // Removes a cgroup made by ensure_cgroup once no container is left in it; a missing or busy one is no
+  // error.
+  virtual void remove_cgroup(std::string name, std::function<void(Done)> done) = 0;
   virtual void create(ContainerSpec spec, std::function<void(CreateOutcome)> done) = 0;
   virtual void start(std::string id, std::function<void(StartOutcome)> done) = 0;
   // Sends a signal ("SIGTERM", "SIGKILL"); a container that is not running is not an error.

@@ -48,6 +48,8 @@ class DockerRuntime final : public ContainerRuntime {
     std::chrono::milliseconds reconnect_min{200};  // event stream backoff, doubling up to reconnect_max
     std::chrono::milliseconds reconnect_max{5'000};
     RegistryAuth registry_auth;
+    // Where the host's cgroup hierarchies are mounted (ensure_cgroup writes there for a local engine).
+    std::string cgroup_root = "/sys/fs/cgroup";
   };
 
   // Throws std::invalid_argument when `post` is empty. A malformed host is reported by every operation.
@@ -69,6 +71,11 @@ class DockerRuntime final : public ContainerRuntime {
   void remove_network(std::string name, std::function<void(Done)> done) override;
   void ensure_volume(VolumeSpec spec, std::function<void(Done)> done) override;
   void remove_volume(std::string name, std::function<void(Done)> done) override;
+  // Writes the cgroup where the engine's cgroupfs driver (cgroup v1 or v2) finds a container's parent, when
+  // the engine is on this machine; the systemd driver, a remote engine or a read-only cgroup mount get an
+  // empty parent and a note (logged once).
+  void ensure_cgroup(CgroupSpec spec, std::function<void(CgroupOutcome)> done) override;
+  void remove_cgroup(std::string name, std::function<void(Done)> done) override;
   void create(ContainerSpec spec, std::function<void(CreateOutcome)> done) override;
   void start(std::string id, std::function<void(StartOutcome)> done) override;
   void kill(std::string id, std::string signal, std::function<void(Done)> done) override;

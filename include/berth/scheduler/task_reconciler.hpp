@@ -58,6 +58,11 @@ struct SpecInputs {
   // Task volume name -> where it lives on the engine: type kBind with a host path, or kVolume with a Docker
   // volume name (targets and read-only flags come from each container's mountPoints).
   std::map<std::string, runtime::Mount> volumes;
+  // Where bridge-mode host ports are published; empty: ReconcilerOptions::host_ip. A task on a container
+  // instance publishes on the instance's own loopback address.
+  std::string host_ip;
+  // The container instance's cgroup (its CPU and memory cap); empty: none.
+  std::string cgroup_parent;
 };
 
 // The environment ECS itself gives every container of a task: the metadata URIs (v3, v4) and agent URI with the
@@ -137,6 +142,10 @@ class TaskReconciler {
   void reconcile_stopping(state::Task& task);
   bool try_admit(state::Task& task);
   bool provision(state::Task& task);
+  // The task's container instance has its cgroup (true), or it is being made; fills where the task's
+  // containers go (cgroup parent, host address).
+  bool instance_ready(const state::Task& task);
+  void apply_instance(const state::Task& task, SpecInputs& inputs) const;
   bool provision_network(state::Task& task);
   void deprovision(state::Task& task);
   enum class Dependency { kReady, kWait, kNever };
@@ -165,6 +174,17 @@ class TaskReconciler {
   std::map<std::string, bool> networks_;  // Docker networks: name -> ready (false while being created)
   std::set<std::string> created_networks_;
   std::set<std::string> task_volumes_;  // task-scoped Docker volumes not yet removed (reset/shutdown remove them)
+  // Container instances' cgroups, by instance id: the limits asked for, and the parent the engine gave (empty
+  // while being made, or when the engine's cgroups cannot be written).
+  struct InstanceCgroup {
+    std::int64_t cpu_units = 0;
+    std::int64_t memory_bytes = 0;
+    bool ready = false;
+    bool in_flight = false;
+    std::string parent;
+  };
+  std::map<std::string, InstanceCgroup> cgroups_;
+  std::set<std::string> created_cgroups_;  // removed with the containers (reset, shutdown without a data dir)
   int in_flight_ = 0;             // pulls, creates and starts issued and not yet completed
   std::function<void()> drain_done_;
 };

@@ -129,7 +129,8 @@ struct Task {
   std::string family;
   int revision = 0;
   std::string launch_type = "EC2";
-  std::string container_instance_arn;  // StartTask: the instance it was started on
+  std::string container_instance_arn;  // the container instance placement put it on; empty: none
+  std::string availability_zone;       // its instance's zone (ecs.availability-zone), else <region>a
   std::string network_mode = "bridge";
   std::string group;
   std::string started_by;

@@ -1,7 +1,10 @@
 #pragma once
 // Creating task records. RunTask, StartTask and the service scheduler all make tasks through add_task, so a
 // task looks the same whoever started it.
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <berth/common/arn.hpp>
 #include <berth/common/clock.hpp>
@@ -24,6 +27,11 @@ struct NewTask {
   ContainerInstance* instance =
       nullptr;  // where placement put it (the task is recorded there); null: no instance
 };
+
+// A task-level size as stored ("256", "512") or as a task definition or override may spell it ("0.25 vCPU",
+// "1 GB"): `unit_word` ("vcpu"/"gb") scales by `per_unit`. nullopt when empty, unreadable or not positive.
+std::optional<std::int64_t> task_size(std::string_view text, std::string_view unit_word,
+                                      std::int64_t per_unit);
 
 // Applies one containerOverride to a container definition, as ECS does: command replaces, environment merges
 // by name, cpu/memory/memoryReservation replace.

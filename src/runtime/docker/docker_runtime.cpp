@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cgroups.hpp"
 #include "curl_loop.hpp"
 #include "docker_wire.hpp"
 
@@ -186,6 +187,8 @@ class DockerRuntime::Impl {
   void remove_network(std::string name, std::function<void(Done)> done);
   void ensure_volume(VolumeSpec spec, std::function<void(Done)> done);
   void remove_volume(std::string name, std::function<void(Done)> done);
+  void ensure_cgroup(CgroupSpec spec, std::function<void(CgroupOutcome)> done);
+  void remove_cgroup(std::string name, std::function<void(Done)> done);
   void create(ContainerSpec spec, std::function<void(CreateOutcome)> done);
   void start(std::string id, std::function<void(StartOutcome)> done);
   void kill(std::string id, std::string signal, std::function<void(Done)> done);
@@ -253,6 +256,10 @@ class DockerRuntime::Impl {
   void connect_watcher(const std::shared_ptr<Watcher>& w);
   void retry_watcher(const std::shared_ptr<Watcher>& w, const std::string& why);
   void handle_event_line(const Watcher& w, std::string_view line);
+  // I/O thread: the engine's cgroup layout, asked once.
+  void with_cgroup_layout(std::function<void(std::optional<docker_detail::CgroupLayout>)> then);
+  void apply_cgroup(const docker_detail::CgroupLayout& layout, const CgroupSpec& spec,
+                    std::function<void(CgroupOutcome)> done);
 
   Options options_;
   Endpoint endpoint_;
@@ -263,6 +270,8 @@ class DockerRuntime::Impl {
   std::string engine_version_;
   bool negotiating_ = false;
   std::vector<ApiReady> api_waiters_;
+  std::optional<docker_detail::CgroupLayout> cgroup_layout_;
+  std::string cgroup_warning_;  // the last "cannot cap" reason logged, so each is logged once
 
   // Last: destroyed first, so the I/O thread is joined before the state it touches goes away.
   CurlLoop loop_;
@@ -448,6 +457,86 @@ void DockerRuntime::Impl::run_with_api(std::function<void(Done)> done,
       }
       fn(std::move(done));
     });
+  });
+}
+
+void DockerRuntime::Impl::with_cgroup_layout(
+    std::function<void(std::optional<docker_detail::CgroupLayout>)> then) {
+  if (cgroup_layout_) {
+    then(cgroup_layout_);
+    return;
+  }
+  with_api([this, then = std::move(then)](std::optional<RuntimeError> err) mutable {
+    if (err) {
+      then(std::nullopt);
+      return;
+    }
+    loop_.send(request("GET", api("/info")), [this, then = std::move(then)](HttpResponse r) mutable {
+      RuntimeError error;
+      auto j = r.transport == Transport::kOk && r.status == 200 ? parse_body(r, &error) : std::nullopt;
+      if (!j) {
+        then(std::nullopt);
+        return;
+      }
+      cgroup_layout_ = docker_detail::cgroup_layout_from_info(*j);
+      then(cgroup_layout_);
+    });
+  });
+}
+
+void DockerRuntime::Impl::apply_cgroup(const docker_detail::CgroupLayout& layout, const CgroupSpec& spec,
+                                       std::function<void(CgroupOutcome)> done) {
+  CgroupOutcome out;
+  if (endpoint_.unix_path.empty()) {
+    out.note = "the Docker engine at " + endpoint_.host +
+               " is not on this machine, so berth cannot write its cgroups";
+  } else if (layout.driver != "cgroupfs") {
+    out.note = "the Docker engine uses the " +
+               (layout.driver.empty() ? std::string("unknown") : layout.driver) +
+               " cgroup driver; berth writes cgroupfs hierarchies only";
+  } else {
+    auto applied = docker_detail::apply_cgroup(options_.cgroup_root, layout.version, spec);
+    if (applied.parent.empty()) {
+      // Once more: another berth on this engine may have just removed the shared, empty parent directory.
+      applied = docker_detail::apply_cgroup(options_.cgroup_root, layout.version, spec);
+    }
+    out.parent = applied.parent;
+    out.note = applied.error;
+  }
+  if (out.parent.empty() && out.note != cgroup_warning_) {
+    cgroup_warning_ = out.note;
+    spdlog::warn(
+        "container instances' CPU and memory are not capped ({}): their tasks run without the instance's "
+        "limit",
+        out.note);
+  } else if (!out.parent.empty()) {
+    spdlog::debug("cgroup {}: {} CPU units, {} bytes", out.parent, spec.cpu_units, spec.memory_bytes);
+  }
+  deliver(std::move(done), std::move(out));
+}
+
+void DockerRuntime::Impl::ensure_cgroup(CgroupSpec spec, std::function<void(CgroupOutcome)> done) {
+  on_loop([this, spec = std::move(spec), done = std::move(done)]() mutable {
+    with_cgroup_layout([this, spec = std::move(spec),
+                        done = std::move(done)](std::optional<docker_detail::CgroupLayout> layout) mutable {
+      if (!layout) {
+        // The engine did not answer: try again with the next task.
+        deliver(std::move(done), CgroupOutcome{make_error(ErrorKind::kEngineUnavailable,
+                                                          "cannot read the Docker engine's cgroup layout"),
+                                               "", ""});
+        return;
+      }
+      apply_cgroup(*layout, spec, std::move(done));
+    });
+  });
+}
+
+void DockerRuntime::Impl::remove_cgroup(std::string name, std::function<void(Done)> done) {
+  on_loop([this, name = std::move(name), done = std::move(done)]() mutable {
+    if (cgroup_layout_ && cgroup_layout_->driver == "cgroupfs" && !endpoint_.unix_path.empty()) {
+      docker_detail::remove_cgroup_dirs(options_.cgroup_root, cgroup_layout_->version, name);
+    }
+    deliver(std::move(done), Done{});
   });
 }
 
@@ -922,6 +1011,12 @@ void DockerRuntime::ensure_volume(VolumeSpec spec, std::function<void(Done)> don
 }
 void DockerRuntime::remove_volume(std::string name, std::function<void(Done)> done) {
   impl_->remove_volume(std::move(name), std::move(done));
+}
+void DockerRuntime::ensure_cgroup(CgroupSpec spec, std::function<void(CgroupOutcome)> done) {
+  impl_->ensure_cgroup(std::move(spec), std::move(done));
+}
+void DockerRuntime::remove_cgroup(std::string name, std::function<void(Done)> done) {
+  impl_->remove_cgroup(std::move(name), std::move(done));
 }
 void DockerRuntime::create(ContainerSpec spec, std::function<void(CreateOutcome)> done) {
   impl_->create(std::move(spec), std::move(done));

@@ -8,8 +8,11 @@
 #include <thread>
 
 #include <berth/common/ids.hpp>
+#include <berth/common/sha256.hpp>
 #include <berth/services/paging.hpp>
 #include <berth/state/cluster_query.hpp>
+#include <berth/state/container_instances.hpp>
+#include <berth/state/instance_types.hpp>
 #include "ecs_common.hpp"
 
 namespace berth::services::ecs {
@@ -92,7 +95,9 @@ json resource(const std::string& name, const std::string& type, long long intege
   return r;
 }
 
-Result<json> normalize_resources(const json& in) {
+// `type`, when the identity document names one berth knows, gives what the agent would report for it;
+// otherwise the defaults are this host's.
+Result<json> normalize_resources(const json& in, const state::InstanceType* type) {
   json out = json::array();
   std::set<std::string> seen;
   for (const auto& r : in) {
@@ -120,10 +125,12 @@ Result<json> normalize_resources(const json& in) {
   }
   // Filled in as the agent on this host would send them.
   if (!seen.contains("CPU")) {
-    out.push_back(resource("CPU", "INTEGER", host_cpu_units()));
+    out.push_back(
+        resource("CPU", "INTEGER", type != nullptr ? state::registered_cpu_units(*type) : host_cpu_units()));
   }
   if (!seen.contains("MEMORY")) {
-    out.push_back(resource("MEMORY", "INTEGER", host_memory_mib()));
+    out.push_back(resource("MEMORY", "INTEGER",
+                           type != nullptr ? state::registered_memory_mib(*type) : host_memory_mib()));
   }
   if (!seen.contains("PORTS")) {
     out.push_back(resource("PORTS", "STRINGSET", 0, kAgentReservedPorts));
@@ -132,97 +139,6 @@ Result<json> normalize_resources(const json& in) {
     out.push_back(resource("PORTS_UDP", "STRINGSET", 0, json::array()));
   }
   return out;
-}
-
-// The tasks placed on an instance that still hold resources there.
-std::vector<const state::Task*> live_tasks_on(const state::ContainerInstance& ci,
-                                              const state::RegionState& region) {
-  std::vector<const state::Task*> out;
-  for (const auto& id : ci.task_ids) {
-    auto it = region.tasks.find(id);
-    if (it != region.tasks.end() && it->second.last_status != state::TaskStatus::kStopped) {
-      out.push_back(&it->second);
-    }
-  }
-  return out;
-}
-
-long task_cpu_units(const state::Task& t) {
-  if (!t.cpu.empty()) {
-    return std::stol(t.cpu);
-  }
-  long sum = 0;
-  for (const auto& c : t.containers) {
-    sum += c.definition.value("cpu", 0L);
-  }
-  return sum;
-}
-
-// Memory a task reserves: task-level memory, else each container's memoryReservation (or its hard memory).
-long task_memory_mib(const state::Task& t) {
-  if (!t.memory.empty()) {
-    return std::stol(t.memory);
-  }
-  long sum = 0;
-  for (const auto& c : t.containers) {
-    sum += c.definition.value("memoryReservation", c.definition.value("memory", 0L));
-  }
-  return sum;
-}
-
-// CPU and MEMORY less what tasks on the instance reserve; PORTS/PORTS_UDP list the reserved ports plus the
-// static host ports of those tasks (any port not listed is free).
-json remaining_resources(const state::ContainerInstance& ci, const state::RegionState& region) {
-  const auto tasks = live_tasks_on(ci, region);
-  long cpu = 0;
-  long memory = 0;
-  std::set<std::string> tcp;
-  std::set<std::string> udp;
-  for (const auto* t : tasks) {
-    cpu += task_cpu_units(*t);
-    memory += task_memory_mib(*t);
-    for (const auto& c : t->containers) {
-      for (const auto& pm : c.definition.value("portMappings", json::array())) {
-        const int host_port =
-            pm.value("hostPort", t->network_mode == "host" ? pm.value("containerPort", 0) : 0);
-        if (host_port > 0) {
-          (pm.value("protocol", "tcp") == "udp" ? udp : tcp).insert(std::to_string(host_port));
-        }
-      }
-    }
-  }
-  json out = json::array();
-  for (json r : ci.registered_resources) {
-    const std::string name = r.value("name", "");
-    if (name == "CPU") {
-      r["integerValue"] = r.value("integerValue", 0L) - cpu;
-    } else if (name == "MEMORY") {
-      r["integerValue"] = r.value("integerValue", 0L) - memory;
-    } else if (name == "PORTS" || name == "PORTS_UDP") {
-      json ports = r.value("stringSetValue", json::array());
-      for (const auto& p : name == "PORTS" ? tcp : udp) {
-        if (!has_value(ports, p.c_str())) {
-          ports.push_back(p);
-        }
-      }
-      r["stringSetValue"] = ports;
-    }
-    out.push_back(r);
-  }
-  return out;
-}
-
-std::pair<int, int> task_counts(const state::ContainerInstance& ci, const state::RegionState& region) {
-  int running = 0;
-  int pending = 0;
-  for (const auto* t : live_tasks_on(ci, region)) {
-    if (t->last_status == state::TaskStatus::kRunning) {
-      ++running;
-    } else if (t->last_status < state::TaskStatus::kRunning) {
-      ++pending;
-    }
-  }
-  return {running, pending};
 }
 
 json render_attributes(const state::ContainerInstance& ci) {
@@ -239,17 +155,17 @@ json render_attributes(const state::ContainerInstance& ci) {
 
 json render_instance(const state::ContainerInstance& ci, const state::RegionState& region, bool with_tags,
                      bool with_health) {
-  auto [running, pending] = task_counts(ci, region);
+  const auto usage = state::instance_usage(ci, region);
   json out = {
       {"containerInstanceArn", ci.arn},
       {"version", ci.version},
       {"versionInfo", ci.version_info},
-      {"remainingResources", remaining_resources(ci, region)},
+      {"remainingResources", state::remaining_resources(ci, usage)},
       {"registeredResources", ci.registered_resources},
       {"status", ci.status},
       {"agentConnected", ci.agent_connected},
-      {"runningTasksCount", running},
-      {"pendingTasksCount", pending},
+      {"runningTasksCount", usage.running},
+      {"pendingTasksCount", usage.pending},
       {"attributes", render_attributes(ci)},
       {"registeredAt", to_epoch_seconds(ci.registered_at)},
       {"attachments", json::array()},
@@ -268,20 +184,6 @@ json render_instance(const state::ContainerInstance& ci, const state::RegionStat
     out["healthStatus"] = {{"overallStatus", "INSUFFICIENT_DATA"}, {"details", json::array()}};
   }
   return out;
-}
-
-state::QueryTarget query_target(const state::ContainerInstance& ci, const state::RegionState& region) {
-  state::QueryTarget t;
-  t.agent_connected = ci.agent_connected;
-  t.agent_version = ci.version_info.value("agentVersion", "");
-  t.ec2_instance_id = ci.ec2_instance_id;
-  t.registered_at = ci.registered_at;
-  t.running_tasks_count = task_counts(ci, region).first;
-  t.attributes = &ci.attributes;
-  for (const auto* task : live_tasks_on(ci, region)) {
-    t.task_groups.push_back(task->group);
-  }
-  return t;
 }
 
 AwsError instance_not_found() {
@@ -359,7 +261,8 @@ Result<json> register_container_instance(EcsContext& ctx, const protocol::Call& 
       return *bad;
     }
   }
-  auto resources = normalize_resources(in.value("totalResources", json::array()));
+  auto resources = normalize_resources(in.value("totalResources", json::array()),
+                                       *doc ? state::find_instance_type((*doc)->instance_type) : nullptr);
   if (!resources) {
     return resources.error();
   }
@@ -463,7 +366,7 @@ Result<json> list_container_instances(EcsContext& ctx, const protocol::Call& cal
     if (status.empty() ? ci.status == "INACTIVE" : ci.status != status) {
       continue;
     }
-    if (filter && !filter->matches(query_target(ci, region))) {
+    if (filter && !filter->matches(state::query_target(ci, state::instance_usage(ci, region)))) {
       continue;
     }
     arns.push_back(ci.arn);
@@ -492,13 +395,15 @@ Result<json> deregister_container_instance(EcsContext& ctx, const protocol::Call
     return instance_not_found();
   }
   if (ci->status != "INACTIVE") {
-    if (!call.input.value("force", false) && task_counts(*ci, region).first > 0) {
+    const auto usage = state::instance_usage(*ci, region);
+    if (!call.input.value("force", false) && usage.running + usage.pending > 0) {
       return invalid_parameter("Found running tasks on the instance.");
     }
-    // With force, tasks still on the instance are orphaned: ECS stops accounting for them here.
+    // With force, tasks left on the instance are orphaned, as in ECS: they keep running (berth still watches
+    // their containers, and StopTask still stops them), the instance no longer accounts for them, and a
+    // service starts replacements elsewhere (state::is_orphaned).
     ci->status = "INACTIVE";
     ci->agent_connected = false;
-    ci->task_ids.clear();
     ++ci->version;
   }
   return json{{"containerInstance", render_instance(*ci, region, true, false)}};
@@ -796,19 +701,173 @@ Result<json> list_attributes(EcsContext& ctx, const protocol::Call& call) {
 
 state::ContainerInstance* find_container_instance(state::RegionState& region, const state::Cluster& cluster,
                                                   const std::string& ref) {
-  auto id = resource_name_from(ref, "ecs", "container-instance");
-  if (!id) {
-    return nullptr;
+  return state::find_container_instance(region, cluster.name, ref);
+}
+
+namespace {
+
+// What the ECS agent (1.89) on an ECS-optimized Amazon Linux 2023 AMI reports as capabilities.
+const std::vector<std::string> kAgentCapabilities = {
+    "com.amazonaws.ecs.capability.privileged-container",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.17",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.18",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.19",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.20",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.21",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.22",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.23",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.24",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.25",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.26",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.27",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.28",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.29",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.30",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.31",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.32",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.40",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.41",
+    "com.amazonaws.ecs.capability.docker-remote-api.1.44",
+    "com.amazonaws.ecs.capability.logging-driver.json-file",
+    "com.amazonaws.ecs.capability.logging-driver.awslogs",
+    "com.amazonaws.ecs.capability.logging-driver.syslog",
+    "com.amazonaws.ecs.capability.logging-driver.journald",
+    "com.amazonaws.ecs.capability.logging-driver.fluentd",
+    "com.amazonaws.ecs.capability.logging-driver.gelf",
+    "com.amazonaws.ecs.capability.logging-driver.none",
+    "com.amazonaws.ecs.capability.logging-driver.awsfirelens",
+    "com.amazonaws.ecs.capability.ecr-auth",
+    "com.amazonaws.ecs.capability.task-iam-role",
+    "com.amazonaws.ecs.capability.task-iam-role-network-host",
+    "ecs.capability.execution-role-ecr-pull",
+    "ecs.capability.execution-role-awslogs",
+    "ecs.capability.task-eni",
+    "ecs.capability.task-cpu-mem-limit",
+    "ecs.capability.container-health-check",
+    "ecs.capability.container-ordering",
+    "ecs.capability.full-sync",
+    "ecs.capability.docker-plugin.local",
+    "ecs.capability.secrets.ssm.environment-variables",
+    "ecs.capability.secrets.ssm.bootstrap.log-driver",
+    "ecs.capability.secrets.asm.environment-variables",
+    "ecs.capability.secrets.asm.bootstrap.log-driver",
+    "ecs.capability.private-registry-authentication.secretsmanager",
+    "ecs.capability.env-files.s3",
+    "ecs.capability.efs",
+    "ecs.capability.efsAuth",
+    "ecs.capability.firelens.fluentbit",
+    "ecs.capability.increased-task-cpu-limit",
+    "ecs.capability.pid-ipc-namespace-sharing",
+    "ecs.capability.aws-appmesh",
+    "ecs.capability.cni-plugin-version",
+};
+
+std::string digest_hex(const std::string& text, std::size_t chars) {
+  return to_hex(sha256(text)).substr(0, chars);
+}
+
+// What the agent on an ECS-optimized AMI of `type` sends when it first registers `ec2_id`.
+json agent_registration(const Scope& scope, const std::string& cluster, const state::InstanceType& type,
+                        const std::string& ec2_id, const std::string& zone) {
+  // One AMI per region and architecture, as the ECS-optimized AMI parameter would resolve.
+  const std::string ami =
+      "ami-" + digest_hex("ecs-optimized/" + scope.region + "/" + std::string(type.architecture), 17);
+  const std::string vpc = "vpc-" + digest_hex("vpc/" + scope.account + "/" + scope.region, 17);
+  const std::string subnet = "subnet-" + digest_hex("subnet/" + scope.account + "/" + zone, 17);
+  json identity = {{"instanceId", ec2_id},
+                   {"instanceType", type.name},
+                   {"imageId", ami},
+                   {"availabilityZone", zone},
+                   {"architecture", std::string(type.architecture)},
+                   {"region", scope.region},
+                   {"accountId", scope.account},
+                   {"privateIp", "10.0." + std::to_string(zone.back() - 'a') + "." +
+                                     std::to_string(4 + std::stoi(digest_hex(ec2_id, 2), nullptr, 16) % 250)},
+                   {"pendingTime", "2024-01-01T00:00:00Z"}};
+  json resources = {
+      {{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", state::registered_cpu_units(type)}},
+      {{"name", "MEMORY"}, {"type", "INTEGER"}, {"integerValue", state::registered_memory_mib(type)}},
+      {{"name", "PORTS"}, {"type", "STRINGSET"}, {"stringSetValue", kAgentReservedPorts}},
+      {{"name", "PORTS_UDP"}, {"type", "STRINGSET"}, {"stringSetValue", json::array()}}};
+  if (type.gpus > 0) {
+    json gpus = json::array();
+    for (int g = 0; g < type.gpus; ++g) {
+      const std::string h = digest_hex(ec2_id + "/gpu/" + std::to_string(g), 32);
+      gpus.push_back("GPU-" + h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" +
+                     h.substr(16, 4) + "-" + h.substr(20, 12));
+    }
+    resources.push_back({{"name", "GPU"}, {"type", "STRINGSET"}, {"stringSetValue", gpus}});
   }
-  auto it = region.container_instances.find(*id);
-  if (it == region.container_instances.end() || it->second.cluster_name != cluster.name) {
-    return nullptr;
+  json attributes = {{{"name", "ecs.os-type"}, {"value", "linux"}},
+                     {{"name", "ecs.os-family"}, {"value", "LINUX"}},
+                     {{"name", "ecs.vpc-id"}, {"value", vpc}},
+                     {{"name", "ecs.subnet-id"}, {"value", subnet}}};
+  for (const auto& capability : kAgentCapabilities) {
+    attributes.push_back({{"name", capability}});
   }
-  // An ARN must name this instance exactly (account, region and cluster), as the id alone might not.
-  if (ref.starts_with("arn:") && ref != it->second.arn) {
-    return nullptr;
+  if (type.gpus > 0) {
+    attributes.push_back({{"name", "ecs.capability.gpu-driver-version"}, {"value", "535.183.01"}});
   }
-  return &it->second;
+  return {
+      {"cluster", cluster},
+      {"instanceIdentityDocument", identity.dump()},
+      {"instanceIdentityDocumentSignature", "berth"},
+      {"totalResources", resources},
+      {"versionInfo",
+       {{"agentVersion", "1.89.3"}, {"agentHash", "b8e3a0bd"}, {"dockerVersion", "DockerVersion: 25.0.8"}}},
+      {"attributes", attributes}};
+}
+
+Result<json> call_operation(const protocol::HandlerTable& table, const Scope& scope, const std::string& op,
+                            const json& body) {
+  const std::string target = "AmazonEC2ContainerServiceV20141113." + op;
+  const std::string text = body.dump();
+  auto call = protocol::prepare_call(protocol::AwsJsonRequest{target, text, ""}, scope, ids::request_id());
+  if (!call) {
+    return call.error();
+  }
+  auto response = protocol::invoke(table, *call);
+  json out = json::parse(response.body, nullptr, false);
+  if (response.status != 200) {
+    return AwsError::client(out.is_object() ? out.value("__type", "ServerException") : "ServerException",
+                            out.is_object() ? out.value("message", response.body) : response.body);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<int> launch_instances(const protocol::HandlerTable& table, state::Store& store, const Scope& scope,
+                             const InstanceLaunch& launch, const std::string& seed) {
+  const state::InstanceType* type = state::find_instance_type(launch.instance_type);
+  if (type == nullptr) {
+    return invalid_parameter("berth does not know instance type " + launch.instance_type + ".");
+  }
+  if (auto made = call_operation(table, scope, "CreateCluster", {{"clusterName", launch.cluster}}); !made) {
+    return made.error();
+  }
+  int added = 0;
+  for (int i = 0; i < launch.count; ++i) {
+    const std::string ec2_id =
+        "i-" + digest_hex(seed + "/" + scope.account + "/" + scope.region + "/" + launch.cluster + "/" +
+                              type->name + "/" + std::to_string(i),
+                          17);
+    const auto& instances = store.region(scope).container_instances;
+    if (std::any_of(instances.begin(), instances.end(), [&](const auto& kv) {
+          return kv.second.cluster_name == launch.cluster && kv.second.ec2_instance_id == ec2_id &&
+                 kv.second.status != "INACTIVE";
+        })) {
+      continue;  // made by an earlier start with the same seed (--data-dir)
+    }
+    const std::string zone = scope.region + static_cast<char>('a' + i % 3);
+    auto registered = call_operation(table, scope, "RegisterContainerInstance",
+                                     agent_registration(scope, launch.cluster, *type, ec2_id, zone));
+    if (!registered) {
+      return registered.error();
+    }
+    ++added;
+  }
+  return added;
 }
 
 void register_container_instance_handlers(protocol::HandlerTable& table, EcsContext& ctx) {
@@ -831,3 +890,13 @@ void register_container_instance_handlers(protocol::HandlerTable& table, EcsCont
 }
 
 }  // namespace berth::services::ecs
+
+namespace berth::services {
+
+Result<int> launch_container_instances(const protocol::HandlerTable& table, state::Store& store,
+                                       const Scope& scope, const InstanceLaunch& launch,
+                                       const std::string& seed) {
+  return ecs::launch_instances(table, store, scope, launch, seed);
+}
+
+}  // namespace berth::services

@@ -1,5 +1,7 @@
 #include "ecs_common.hpp"
 
+#include <berth/state/container_instances.hpp>
+
 #include <algorithm>
 
 namespace berth::services::ecs {
@@ -108,10 +110,7 @@ bool cluster_has_active_services(const state::RegionState& region, std::string_v
 }
 
 int cluster_container_instance_count(const state::RegionState& region, std::string_view cluster) {
-  return static_cast<int>(
-      std::count_if(region.container_instances.begin(), region.container_instances.end(), [&](const auto& kv) {
-        return kv.second.cluster_name == cluster && kv.second.status != "INACTIVE";
-      }));
+  return state::container_instance_count(region, cluster);
 }
 
 bool capacity_provider_in_use(const state::RegionState& region, std::string_view cluster, std::string_view provider) {

@@ -169,7 +169,7 @@ json render_task(const state::Task& t, bool with_tags) {
       {"version", t.version},
       {"attachments", json::array()},
       {"attributes", json::array({{{"name", "ecs.cpu-architecture"}, {"value", "x86_64"}}})},
-      {"availabilityZone", t.scope.region + "a"},
+      {"availabilityZone", t.availability_zone},
       {"healthStatus", scheduler::task_health_status(t)},
       {"enableExecuteCommand", false},
       {"tags", with_tags ? t.tags : json::array()},

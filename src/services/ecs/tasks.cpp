@@ -125,10 +125,17 @@ std::optional<AwsError> check_run_task(const json& in, const state::TaskDefiniti
   if (launch_type == "EC2" && !awsvpc.is_null() && awsvpc.value("assignPublicIp", "DISABLED") == "ENABLED") {
     return invalid_parameter("Assign public IP is not supported for this launch type.");
   }
-  for (const char* key : {"placementConstraints", "placementStrategy"}) {
-    if (in.contains(key) && !in[key].empty()) {
-      return unsupported(std::string("berth does not support ") + key + " on RunTask yet.");
+  if (launch_type == "FARGATE") {
+    // Fargate places tasks itself, spreading them across zones.
+    for (const char* key : {"placementConstraints", "placementStrategy"}) {
+      if (in.contains(key) && !in[key].empty()) {
+        return invalid_parameter(
+            std::string("Task placement is not supported for the FARGATE launch type: remove ") + key + ".");
+      }
     }
+  } else if (auto error = scheduler::check_placement(in.value("placementConstraints", json::array()),
+                                                     in.value("placementStrategy", json::array()), &td)) {
+    return *error;
   }
   for (const auto& c : td.doc["containerDefinitions"]) {
     for (const char* key : {"links", "firelensConfiguration"}) {
@@ -225,13 +232,18 @@ Result<json> run_task(EcsContext& ctx, const protocol::Call& call) {
   request.count = count;
   request.group = in.value("group", "family:" + td->family);
   request.constraints = in.value("placementConstraints", json::array());
-  request.strategy = in.value("placementStrategy", json::array());
+  request.strategy = in.value("placementStrategy", json::array());  // empty: random, RunTask's default
   auto placed = scheduler::place(region, request);
+  if (placed.no_active_instances) {
+    return invalid_parameter("No Container Instances were found in your cluster.");
+  }
   return launch_tasks(ctx, call, **cluster, *td, *launch, static_cast<int>(placed.instances.size()), placed.instances,
                       placed.failures);
 }
 
-// StartTask runs one task on each named container instance (EC2 launch type, no placement decision).
+// StartTask runs one task on each named container instance: no strategy, but the same checks as any placement
+// (agent, attributes, resources, the task definition's constraints), with MISSING and INACTIVE for instances
+// it cannot use.
 Result<json> start_task(EcsContext& ctx, const protocol::Call& call) {
   const json& in = call.input;
   const Scope& scope = call.caller.scope;
@@ -259,21 +271,17 @@ Result<json> start_task(EcsContext& ctx, const protocol::Call& call) {
   if (auto error = check_container_overrides(in, *td)) {
     return *error;
   }
-  std::vector<state::ContainerInstance*> instances;
-  json failures = json::array();
+  scheduler::PlacementRequest request;
+  request.cluster = *cluster;
+  request.task_definition = td;
+  request.overrides = in.value("overrides", json::object());
+  request.group = in.value("group", "family:" + td->family);
   for (const auto& ref : refs) {
-    const std::string r = ref.get<std::string>();
-    auto* instance = find_container_instance(region, **cluster, r);
-    const std::string arn = r.starts_with("arn:") ? r : ecs_arn::container_instance(scope, (*cluster)->name, r);
-    if (instance == nullptr) {
-      failures.push_back({{"arn", arn}, {"reason", "MISSING"}});
-    } else if (instance->status != "ACTIVE") {
-      failures.push_back({{"arn", instance->arn}, {"reason", "INACTIVE"}});
-    } else {
-      instances.push_back(instance);
-    }
+    request.only_instances.push_back(ref.get<std::string>());
   }
-  return launch_tasks(ctx, call, **cluster, *td, launch, static_cast<int>(instances.size()), instances, failures);
+  auto placed = scheduler::place(region, request);
+  return launch_tasks(ctx, call, **cluster, *td, launch, static_cast<int>(placed.instances.size()),
+                      placed.instances, placed.failures);
 }
 
 Result<json> describe_tasks(EcsContext& ctx, const protocol::Call& call) {
@@ -310,8 +318,13 @@ Result<json> list_tasks(EcsContext& ctx, const protocol::Call& call) {
   if (!cluster) {
     return cluster.error();
   }
+  std::string instance_arn;
   if (in.contains("containerInstance")) {
-    return invalid_parameter("The referenced container instance was not found.");
+    auto* instance = find_container_instance(region, **cluster, in["containerInstance"].get<std::string>());
+    if (instance == nullptr) {
+      return invalid_parameter("The referenced container instance was not found.");
+    }
+    instance_arn = instance->arn;
   }
   const std::string desired = in.value("desiredStatus", "RUNNING");
   const std::string family = in.value("family", "");
@@ -325,7 +338,8 @@ Result<json> list_tasks(EcsContext& ctx, const protocol::Call& call) {
     }
     if ((!family.empty() && t.family != family) || (!started_by.empty() && t.started_by != started_by) ||
         (!launch_type.empty() && t.launch_type != launch_type) ||
-        (!service.empty() && t.group != "service:" + service)) {
+        (!service.empty() && t.group != "service:" + service) ||
+        (!instance_arn.empty() && t.container_instance_arn != instance_arn)) {
       continue;
     }
     arns.push_back(t.arn);

@@ -77,3 +77,38 @@ TEST(ConfigTest, VersionAndHelp) {
 
 }  // namespace
 }  // namespace berth::app
+
+namespace berth::app {
+namespace {
+
+TEST(ConfigTest, InstancesAreRepeatableAndReplaceTheEnvironment) {
+  auto none = parse({"serve"});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->config.instances.empty());
+  auto env = parse({"serve"}, {{"BERTH_INSTANCES", "default=2:t3.micro,web=1:m5.large"}});
+  ASSERT_TRUE(env);
+  EXPECT_EQ(env->config.instances,
+            (std::vector<InstancesFlag>{{"default", 2, "t3.micro"}, {"web", 1, "m5.large"}}));
+  auto flags = parse({"serve", "--instances", "a=1:c5.xlarge", "--instances=b_2=3:r5.large"},
+                     {{"BERTH_INSTANCES", "default=2:t3.micro"}});
+  ASSERT_TRUE(flags);
+  EXPECT_EQ(flags->config.instances,
+            (std::vector<InstancesFlag>{{"a", 1, "c5.xlarge"}, {"b_2", 3, "r5.large"}}));
+}
+
+TEST(ConfigTest, BadInstancesSayWhatIsExpected) {
+  auto message = [](const std::string& value) {
+    auto r = parse({"serve", "--instances", value});
+    return r ? std::string() : r.error().message;
+  };
+  EXPECT_NE(message("default=2:t9.micro").find("does not know instance type 't9.micro'"), std::string::npos);
+  EXPECT_NE(message("default:t3.micro").find("cluster=count:type"), std::string::npos);
+  EXPECT_NE(message("default=0:t3.micro").find("count from 1 to 100"), std::string::npos);
+  EXPECT_NE(message("default=x:t3.micro").find("count from 1 to 100"), std::string::npos);
+  EXPECT_NE(message("bad name=1:t3.micro").find("cluster name"), std::string::npos);
+  EXPECT_NE(message("a=1:t3.micro,").find("cluster=count:type"), std::string::npos);
+  EXPECT_EQ(message("default=100:t3.micro"), "");
+}
+
+}  // namespace
+}  // namespace berth::app

@@ -46,6 +46,7 @@ class TaskMetadataTest : public ::testing::Test {
     t.group = "service:front";
     t.launch_type = fargate ? "FARGATE" : "EC2";
     t.network_mode = awsvpc ? "awsvpc" : "bridge";
+    t.availability_zone = "us-east-1a";
     t.cpu = "256";
     t.memory = "512";
     t.task_role_arn = kRole;

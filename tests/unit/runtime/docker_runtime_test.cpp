@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -17,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -126,6 +129,104 @@ class DockerRuntimeTest : public ::testing::Test {
   PostQueue posts_;
   std::unique_ptr<DockerRuntime> rt_ = std::make_unique<DockerRuntime>(options(daemon_.host()));
 };
+
+// --- container instance cgroups ----------------------------------------------------------------------------
+
+class DockerCgroupTest : public DockerRuntimeTest {
+ protected:
+  DockerCgroupTest() {
+    root_ = std::filesystem::temp_directory_path() / ("berth-cgroups-" + ids::hex32());
+    std::filesystem::create_directories(root_);
+  }
+  ~DockerCgroupTest() override {
+    cgroup_rt_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+  DockerRuntime& runtime_with_root() {
+    auto o = options(daemon_.host());
+    o.cgroup_root = root_.string();
+    cgroup_rt_ = std::make_unique<DockerRuntime>(o);
+    return *cgroup_rt_;
+  }
+  void engine_says(const std::string& driver, const std::string& version) {
+    daemon_.on("GET", "/v1.41/info", ok(json{{"CgroupDriver", driver}, {"CgroupVersion", version}}.dump()));
+  }
+  std::string read(const std::filesystem::path& p) {
+    std::ifstream in(root_ / p);
+    std::string s;
+    std::getline(in, s);
+    return s;
+  }
+  CgroupOutcome ensure(DockerRuntime& rt, const std::string& name) {
+    return run<CgroupOutcome>([&](auto cb) { rt.ensure_cgroup(CgroupSpec{name, 2048, 998LL << 20}, cb); });
+  }
+
+  std::filesystem::path root_;
+  std::unique_ptr<DockerRuntime> cgroup_rt_;
+};
+
+TEST_F(DockerCgroupTest, CgroupV1WritesMemoryAndCpuWhereTheCgroupfsDriverLooks) {
+  engine_says("cgroupfs", "1");
+  auto& rt = runtime_with_root();
+  auto out = ensure(rt, "berth/ci1");
+  ASSERT_FALSE(out.error);
+  EXPECT_EQ(out.parent, "/berth/ci1");
+  EXPECT_EQ(out.note, "");
+  EXPECT_EQ(read("memory/berth/ci1/memory.limit_in_bytes"), std::to_string(998LL << 20));
+  EXPECT_EQ(read("cpu/berth/ci1/cpu.cfs_period_us"), "100000");
+  EXPECT_EQ(read("cpu/berth/ci1/cpu.cfs_quota_us"), "200000");
+  // The layout is asked once.
+  ensure(rt, "berth/ci2");
+  EXPECT_EQ(daemon_.requests_to("GET", "/v1.41/info").size(), 1u);
+  // The engine's runtime makes the group in every hierarchy: removal takes it (and its empty parent) from
+  // each.
+  std::filesystem::create_directories(root_ / "pids" / "berth" / "ci1");
+  // (Unlike cgroupfs, a plain directory keeps the files written into it: clear them so rmdir can work.)
+  std::filesystem::remove(root_ / "memory/berth/ci1/memory.limit_in_bytes");
+  std::filesystem::remove(root_ / "cpu/berth/ci1/cpu.cfs_period_us");
+  std::filesystem::remove(root_ / "cpu/berth/ci1/cpu.cfs_quota_us");
+  run<Done>([&](auto cb) { rt.remove_cgroup("berth/ci1", cb); });
+  EXPECT_FALSE(std::filesystem::exists(root_ / "memory/berth/ci1"));
+  EXPECT_FALSE(std::filesystem::exists(root_ / "cpu/berth/ci1"));
+  EXPECT_FALSE(std::filesystem::exists(root_ / "pids/berth"));
+  EXPECT_TRUE(std::filesystem::exists(root_ / "memory/berth/ci2"));  // another group stays
+}
+
+TEST_F(DockerCgroupTest, CgroupV2EnablesTheControllersOnTheWayDown) {
+  engine_says("cgroupfs", "2");
+  std::ofstream(root_ / "cgroup.controllers") << "cpuset cpu io memory hugetlb pids\n";
+  auto& rt = runtime_with_root();
+  auto out = ensure(rt, "berth/ci1");
+  ASSERT_FALSE(out.error);
+  EXPECT_EQ(out.parent, "/berth/ci1");
+  EXPECT_EQ(read("cgroup.subtree_control"), "+cpu +memory");
+  EXPECT_EQ(read("berth/cgroup.subtree_control"), "+cpu +memory");
+  EXPECT_EQ(read("berth/ci1/memory.max"), std::to_string(998LL << 20));
+  EXPECT_EQ(read("berth/ci1/cpu.max"), "200000 100000");
+}
+
+TEST_F(DockerCgroupTest, WhatCannotBeWrittenRunsUncappedWithAReason) {
+  engine_says("systemd", "2");
+  auto out = ensure(runtime_with_root(), "berth/ci1");
+  EXPECT_FALSE(out.error);
+  EXPECT_EQ(out.parent, "");
+  EXPECT_THAT(out.note, ::testing::HasSubstr("systemd cgroup driver"));
+  EXPECT_FALSE(std::filesystem::exists(root_ / "berth"));
+}
+
+TEST_F(DockerCgroupTest, AReadOnlyOrIncompleteHierarchyIsANoteNotAnError) {
+  engine_says("cgroupfs", "2");
+  std::ofstream(root_ / "cgroup.controllers") << "cpu pids\n";  // no memory controller
+  auto out = ensure(runtime_with_root(), "berth/ci1");
+  EXPECT_FALSE(out.error);
+  EXPECT_EQ(out.parent, "");
+  EXPECT_THAT(out.note, ::testing::HasSubstr("memory controller"));
+  // A name that would leave the hierarchy is refused.
+  out = ensure(*cgroup_rt_, "../escape");
+  EXPECT_EQ(out.parent, "");
+  EXPECT_THAT(out.note, ::testing::HasSubstr("invalid cgroup name"));
+}
 
 // --- image references -------------------------------------------------------------------------------------
 

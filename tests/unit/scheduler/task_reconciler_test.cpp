@@ -4,6 +4,7 @@
 #include <berth/common/arn.hpp>
 #include <berth/common/base64.hpp>
 #include <berth/scheduler/task_reconciler.hpp>
+#include <berth/state/container_instances.hpp>
 #include <berth/state/transitions.hpp>
 
 #include "fakes/fake_runtime.hpp"
@@ -691,6 +692,136 @@ TEST(TaskInputsTest, RepositoryCredentialsBecomeRegistryAuth) {
   EXPECT_EQ(json::parse(*decoded), json({{"username", "u"}, {"password", "p"}, {"serveraddress", "registry.example.com:5000"}}));
   c.definition["repositoryCredentials"]["credentialsParameter"] = "nope";
   EXPECT_FALSE(resolve_registry_auth(c, opts));
+}
+
+}  // namespace
+}  // namespace berth::scheduler
+
+namespace berth::scheduler {
+namespace {
+
+// Tasks on container instances: the instance's cgroup caps them, and they publish on the instance's address.
+class InstanceTasksTest : public TaskReconcilerTest {
+ protected:
+  // A t3.micro-sized instance of cluster "default" and a task placed on it.
+  std::string add_task_on_instance(const std::string& instance_id, bool awsvpc = false) {
+    auto& region = store_.region(Scope{"000000000000", "us-east-1"});
+    if (!region.container_instances.contains(instance_id)) {
+      state::ContainerInstance ci;
+      ci.id = instance_id;
+      ci.arn = ecs_arn::container_instance(Scope{"000000000000", "us-east-1"}, "default", instance_id);
+      ci.cluster_name = "default";
+      ci.registered_resources =
+          json::array({{{"name", "CPU"}, {"type", "INTEGER"}, {"integerValue", 2048}},
+                       {{"name", "MEMORY"}, {"type", "INTEGER"}, {"integerValue", 998}}});
+      region.container_instances.emplace(instance_id, ci);
+    }
+    auto id = add_task({{"app", true}});
+    auto& t = task(id);
+    t.container_instance_arn = region.container_instances.at(instance_id).arn;
+    region.container_instances.at(instance_id).task_ids.push_back(id);
+    if (awsvpc) {
+      t.network_mode = "awsvpc";
+      state::TaskEni eni;
+      eni.network = "berth-vpc";
+      t.eni = eni;
+    }
+    return id;
+  }
+};
+
+TEST_F(InstanceTasksTest, TheInstanceCgroupComesFirstAndCapsItsContainers) {
+  reconciler_.start();
+  const std::string instance = "0123456789abcdef0123456789abcdef";
+  auto a = add_task_on_instance(instance);
+  auto b = add_task_on_instance(instance);
+  reconciler_.reconcile(a);
+  reconciler_.reconcile(b);
+  // One cgroup per instance, asked for once, before anything of its tasks reaches the engine.
+  EXPECT_THAT(runtime_.actions(), ElementsAre("ensure_cgroup berth/" + instance));
+  ASSERT_NE(runtime_.cgroup("berth/" + instance), nullptr);
+  EXPECT_EQ(runtime_.cgroup("berth/" + instance)->cpu_units, 2048);
+  EXPECT_EQ(runtime_.cgroup("berth/" + instance)->memory_bytes, 998LL * 1024 * 1024);
+  settle();
+  EXPECT_EQ(task(a).last_status, TaskStatus::kRunning);
+  EXPECT_EQ(task(b).last_status, TaskStatus::kRunning);
+  ASSERT_EQ(runtime_.created_specs().size(), 2u);
+  for (const auto& spec : runtime_.created_specs()) {
+    EXPECT_EQ(spec.cgroup_parent, "/berth/" + instance);
+    // Bridge ports go to the instance's own loopback address.
+    ASSERT_EQ(spec.ports.size(), 1u);
+    EXPECT_EQ(spec.ports[0].host_ip, state::instance_host_ip(instance));
+  }
+  EXPECT_EQ(state::instance_host_ip(instance), "127.1.35.71");
+  // A task without an instance keeps berth's own address and no cgroup.
+  auto plain = add_task({{"app", true}});
+  reconciler_.reconcile(plain);
+  settle();
+  EXPECT_FALSE(runtime_.created_specs().back().cgroup_parent.has_value());
+  EXPECT_EQ(runtime_.created_specs().back().ports[0].host_ip, "127.0.0.1");
+  // Clean-up removes the cgroup after the containers.
+  runtime_.clear_actions();
+  bool done = false;
+  reconciler_.remove_all_containers([&] { done = true; });
+  settle();
+  EXPECT_TRUE(done);
+  EXPECT_EQ(runtime_.actions().back(), "remove_cgroup berth/" + instance);
+}
+
+TEST_F(InstanceTasksTest, WithoutCgroupsTasksStillRunUncapped) {
+  runtime_.set_cgroups_unsupported("the Docker engine uses the systemd cgroup driver");
+  reconciler_.start();
+  auto id = add_task_on_instance("abcdef0123456789abcdef0123456789");
+  reconciler_.reconcile(id);
+  settle();
+  EXPECT_EQ(task(id).last_status, TaskStatus::kRunning);
+  EXPECT_FALSE(runtime_.created_specs()[0].cgroup_parent.has_value());
+  // An engine that did not answer is asked again on the next pass, and nothing is created meanwhile.
+  auto again = add_task_on_instance("11111111111111111111111111111111");
+  runtime_.fail_next("ensure_cgroup", runtime::RuntimeError{runtime::ErrorKind::kEngineUnavailable, "down"});
+  reconciler_.reconcile(again);
+  settle();
+  EXPECT_EQ(task(again).last_status, TaskStatus::kProvisioning);
+  reconciler_.tick();
+  settle();
+  EXPECT_EQ(task(again).last_status, TaskStatus::kRunning);
+}
+
+TEST_F(InstanceTasksTest, ThePauseContainerJoinsTheInstanceCgroup) {
+  ReconcilerOptions options{"inst1", "127.0.0.1"};
+  options.pause_rootfs_tar = [] { return std::optional<std::string>("tar"); };
+  TaskReconciler reconciler(store_, runtime_, clock_, options);
+  reconciler.start();
+  const std::string instance = "22222222222222222222222222222222";
+  auto id = add_task_on_instance(instance, /*awsvpc=*/true);
+  reconciler.reconcile(id);
+  settle();
+  ASSERT_GE(runtime_.created_specs().size(), 2u);
+  EXPECT_EQ(runtime_.created_specs()[0].labels.at("com.amazonaws.ecs.container-name"), "~internal~ecs~pause");
+  EXPECT_EQ(runtime_.created_specs()[0].cgroup_parent, "/berth/" + instance);
+  EXPECT_EQ(runtime_.created_specs()[1].cgroup_parent, "/berth/" + instance);
+}
+
+TEST_F(InstanceTasksTest, AnInstanceOutOfMemoryKillsItsTaskWithExit137) {
+  reconciler_.start();
+  auto id = add_task_on_instance("33333333333333333333333333333333");
+  reconciler_.reconcile(id);
+  settle();
+  const auto& c = container(id, "app");
+  runtime::RuntimeEvent oom;
+  oom.type = runtime::RuntimeEvent::Type::kOom;
+  oom.container_id = c.runtime_id;
+  oom.labels = runtime_.created_specs()[0].labels;
+  runtime_.emit(oom);
+  runtime_.exit(c.runtime_id, 137);
+  settle();
+  EXPECT_EQ(task(id).last_status, TaskStatus::kStopped);
+  EXPECT_EQ(container(id, "app").exit_code, 137);
+  EXPECT_EQ(container(id, "app").reason, "OutOfMemoryError: Container killed due to memory usage");
+  EXPECT_EQ(state::instance_usage(store_.region(task(id).scope).container_instances.begin()->second,
+                                  store_.region(task(id).scope))
+                .running,
+            0);
 }
 
 }  // namespace

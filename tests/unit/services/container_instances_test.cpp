@@ -204,8 +204,9 @@ TEST_F(ContainerInstancesTest, ResourcesAndCountsFollowTheTasksOnTheInstance) {
                                      {{"containerPort", 53}, {"hostPort", 5353}, {"protocol", "udp"}}}}}}}});
   auto task = ok("RunTask", {{"cluster", "dev"}, {"taskDefinition", "web"}})["tasks"][0];
   const std::string task_id = id_of(task["taskArn"]);
-  // Placement is a later issue: put the task on the instance by hand, as placement will.
-  region().container_instances.at(id_of(arn)).task_ids.push_back(task_id);
+  // The cluster's only instance is where placement put it.
+  EXPECT_EQ(task["containerInstanceArn"], arn);
+  EXPECT_EQ(task["availabilityZone"], "us-east-1b");
   auto ci = ok("DescribeContainerInstances",
                {{"cluster", "dev"}, {"containerInstances", {arn}}})["containerInstances"][0];
   EXPECT_EQ(ci["pendingTasksCount"], 1);
