@@ -140,6 +140,7 @@ void TaskReconciler::reconcile(const std::string& task_id) {
   Task* task = store_.find_task(task_id);
   if (task == nullptr) {
     active_.erase(task_id);
+    observed_versions_.erase(task_id);
     return;
   }
   if (task->last_status != TaskStatus::kStopped) {
@@ -155,6 +156,13 @@ void TaskReconciler::reconcile(const std::string& task_id) {
   if (task->last_status == TaskStatus::kStopped) {
     active_.erase(task_id);
     stopped_.insert(task_id);
+  }
+  if (observer_) {
+    auto [seen, inserted] = observed_versions_.try_emplace(task_id, task->version);
+    if (inserted || seen->second != task->version) {
+      seen->second = task->version;
+      observer_(*task);
+    }
   }
 }
 
@@ -824,6 +832,7 @@ void TaskReconciler::clean_up_stopped(TimeMs now) {
     if (forget) {
       store_.erase_task(id);
       stopped_.erase(id);
+      observed_versions_.erase(id);
     }
   }
 }
