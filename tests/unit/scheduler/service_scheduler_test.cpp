@@ -216,7 +216,11 @@ TEST_F(ServiceSchedulerTest, StartsTheDesiredTasksAndCompletesOnceTheyAreHealthy
   EXPECT_EQ(d["deployments"][0]["runningCount"], 2);
   // RUNNING is not yet healthy: without a health check ECS waits 40 s.
   EXPECT_EQ(d["deployments"][0]["rolloutState"], "IN_PROGRESS");
-  const auto& ids = service_tasks();
+  auto ids = service_tasks();
+  // In the order they were created (the engine numbers containers in that order).
+  std::sort(ids.begin(), ids.end(), [](const state::Task* a, const state::Task* b) {
+    return a->containers[0].runtime_id < b->containers[0].runtime_id;
+  });
   const std::string started =
       "(service api) has started 2 tasks: (task " + ids[0]->id + ") (task " + ids[1]->id + ").";
   EXPECT_EQ(event_messages(), std::vector<std::string>{started});
