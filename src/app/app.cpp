@@ -540,6 +540,7 @@ int App::run_until_signal() {
     net::post(d.control, [&d] {
       d.tick_timer.cancel();
       d.stopping = true;
+      d.service_scheduler->stop();
       d.metadata_retry.cancel();
       if (d.metadata_server) {
         d.metadata_server->stop();

@@ -840,6 +840,9 @@ bool ServiceScheduler::apply(state::RegionState& region, const Scope& scope, Ser
 }
 
 void ServiceScheduler::reconcile(const Scope& scope, const std::string& service_key) {
+  if (stopped_) {
+    return;
+  }
   state::RegionState* region = store_.find_region(scope);
   if (region == nullptr) {
     return;

@@ -119,6 +119,7 @@ bool TaskReconciler::op_completed() {
 }
 
 void TaskReconciler::drain_and_remove_all(std::function<void()> done) {
+  draining_ = true;
   if (in_flight_ == 0) {
     remove_all_containers(std::move(done));
     return;
@@ -134,7 +135,7 @@ void TaskReconciler::reconcile_all() {
 }
 
 void TaskReconciler::reconcile(const std::string& task_id) {
-  if (drain_done_) {
+  if (draining_) {
     return;
   }
   Task* task = store_.find_task(task_id);

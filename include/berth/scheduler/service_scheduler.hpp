@@ -92,6 +92,9 @@ class ServiceScheduler {
   void adopt_all();
   // The store was cleared.
   void forget_all();
+  // berth is shutting down: no service is reconciled any more (tasks stopped by the shutdown are not
+  // replaced).
+  void stop() { stopped_ = true; }
 
   const ServiceSchedulerOptions& options() const { return options_; }
 
@@ -123,6 +126,7 @@ class ServiceScheduler {
   std::map<std::string, Memory> memory_;  // by "<account>|<region>|<service key>"
   std::set<std::tuple<std::string, std::string, std::string>> dirty_;  // account, region, service key
   bool run_posted_ = false;
+  bool stopped_ = false;
   // Task ids whose stop, first RUNNING and first healthy moment have been counted (each counts once).
   std::set<std::string> counted_stopped_;
   std::set<std::string> counted_running_;

@@ -171,6 +171,7 @@ class TaskReconciler {
   std::set<std::string> task_volumes_;  // task-scoped Docker volumes not yet removed (reset/shutdown remove them)
   int in_flight_ = 0;             // pulls, creates and starts issued and not yet completed
   std::function<void()> drain_done_;
+  bool draining_ = false;  // shutting down: nothing new is issued, whatever happens to the tasks meanwhile
   std::function<void(const state::Task&)> observer_;
   std::map<std::string, std::int64_t> observed_versions_;  // task id -> version the observer last saw
 };
