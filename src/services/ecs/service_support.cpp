@@ -121,6 +121,16 @@ Result<Unit> apply_placement(state::ServiceSpec& spec, const PlacementInput& in,
           "try again.");
     }
   }
+  // What the service scheduler cannot run is refused now, rather than accepted and never started.
+  if (spec.launch_type == "EXTERNAL" || spec.launch_type == "MANAGED_INSTANCES") {
+    return unsupported("berth does not run service tasks with launch type " + spec.launch_type + " yet.");
+  }
+  for (const auto& item : spec.capacity_provider_strategy) {
+    const std::string name = item.value("capacityProvider", "");
+    if (!is_fargate_provider(name)) {
+      return unsupported("berth does not run tasks on Auto Scaling group capacity provider " + name + " yet.");
+    }
+  }
   const bool fargate = is_fargate(spec);
   if (in.platform_version) {
     if (!fargate) {

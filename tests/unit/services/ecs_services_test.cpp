@@ -309,6 +309,33 @@ TEST_F(EcsServicesTest, CreateServiceRefusesWhatEcsRefuses) {
   EXPECT_TRUE(region().services.empty());
 }
 
+TEST_F(EcsServicesTest, WhatTheSchedulerCannotRunIsRefusedUpFront) {
+  expect_error("CreateService",
+               {{"cluster", "dev"},
+                {"serviceName", "x"},
+                {"taskDefinition", "web"},
+                {"desiredCount", 1},
+                {"launchType", "EXTERNAL"}},
+               "UnsupportedFeatureException",
+               "berth does not run service tasks with launch type EXTERNAL yet.");
+  const std::string asg =
+      "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/g";
+  ok("CreateCapacityProvider",
+     {{"name", "cp1"}, {"autoScalingGroupProvider", {{"autoScalingGroupArn", asg}}}});
+  ok("PutClusterCapacityProviders", {{"cluster", "dev"},
+                                     {"capacityProviders", {"cp1"}},
+                                     {"defaultCapacityProviderStrategy", json::array()}});
+  expect_error("CreateService",
+               {{"cluster", "dev"},
+                {"serviceName", "x"},
+                {"taskDefinition", "web"},
+                {"desiredCount", 1},
+                {"capacityProviderStrategy", {{{"capacityProvider", "cp1"}, {"weight", 1}}}}},
+               "UnsupportedFeatureException",
+               "berth does not run tasks on Auto Scaling group capacity provider cp1 yet.");
+  EXPECT_TRUE(region().services.empty());
+}
+
 TEST_F(EcsServicesTest, DaemonServiceDefaultsAndRules) {
   auto s = ok("CreateService", {{"cluster", "dev"},
                                 {"serviceName", "agent"},
