@@ -54,7 +54,7 @@ bool failed_health(const Task& t, const Service& svc, TimeMs now) {
 
 bool is_protected(const state::RegionState& region, const Task& t, TimeMs now) {
   auto it = region.task_protection.find(t.id);
-  return it != region.task_protection.end() && it->second.enabled && it->second.expires_at > now;
+  return it != region.task_protection.end() && it->second.active(now);
 }
 
 std::string instance_id_of(const std::string& arn) { return arn.substr(arn.rfind('/') + 1); }
@@ -167,14 +167,12 @@ Bounds bounds_of(const Service& svc, int desired) {
 void stop_outgoing(const std::vector<View>& outgoing, int healthy_total, int min_healthy,
                    const std::string& reason, ServicePlan& plan) {
   std::vector<View> ordered = outgoing;
+  // Within each kind the order they came in holds (scale-in extras come in scale-in order).
   std::stable_sort(ordered.begin(), ordered.end(), [](const View& a, const View& b) {
     if (a.healthy != b.healthy) {
       return !a.healthy;
     }
-    if (a.deployment_age != b.deployment_age) {
-      return a.deployment_age > b.deployment_age;
-    }
-    return a.task->created_at < b.task->created_at;
+    return a.deployment_age > b.deployment_age;
   });
   int may_stop_healthy = std::max(0, healthy_total - min_healthy);
   for (const auto& v : ordered) {

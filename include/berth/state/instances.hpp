@@ -38,6 +38,8 @@ struct ContainerInstance {
 struct TaskProtection {
   bool enabled = false;
   TimeMs expires_at = 0;
+  // Protection lapses by itself once it expires.
+  bool active(TimeMs now) const { return enabled && expires_at > now; }
 };
 
 }  // namespace berth::state

@@ -557,7 +557,7 @@ TEST_F(ServiceSchedulerTest, UnhealthyTasksAreReplacedAfterTheGracePeriod) {
   EXPECT_EQ(count(TaskStatus::kRunning), 1);
 }
 
-TEST_F(ServiceSchedulerTest, ScaleInStopsTheNewestAndSkipsProtectedTasks) {
+TEST_F(ServiceSchedulerTest, ScaleInSkipsProtectedTasksUntilTheirProtectionLapses) {
   steady_service(3);
   const auto tasks = service_tasks();
   ok("UpdateTaskProtection", {{"cluster", "dev"},
