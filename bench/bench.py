@@ -5,6 +5,8 @@
   api          ListClusters throughput and latency under wrk: berth vs moto_server
   memory       resident memory after the api run: berth vs moto_server
   runtask      RunTask -> RUNNING for one task and a burst of 10, beside `docker run -d` of the same image
+  service      a service of 20: CreateService -> steady state, and a task killed from outside -> its
+               replacement RUNNING, beside the engine's own create+start of 1 and of 20 containers
 
 Figures only: nothing here asserts a time (machines are shared and noisy).
 """
@@ -130,6 +132,68 @@ def bench_runtask(berth, burst):
     return one, one_docker, many, many_docker
 
 
+def bench_service(berth, count):
+    """Times a service of `count` tasks to steady state and the replacement of a killed task, and the engine's
+    own `docker create` + `docker start` of one container and of `count` at once, in the same run."""
+    call(berth.port, "CreateCluster", {"clusterName": "bench-svc"})
+    call(berth.port, "RegisterTaskDefinition", {
+        "family": "bench-svc", "containerDefinitions": [
+            {"name": "c", "image": IMAGE, "cpu": 128, "memory": 16, "command": ["sleep", "300"]}]})
+
+    def describe():
+        return call(berth.port, "DescribeServices", {"cluster": "bench-svc", "services": ["s"]})["services"][0]
+
+    t0 = time.perf_counter()
+    call(berth.port, "CreateService", {"cluster": "bench-svc", "serviceName": "s", "taskDefinition": "bench-svc",
+                                       "desiredCount": count}, timeout=10)
+    running_at = None
+    while True:
+        s = describe()
+        if running_at is None and s["runningCount"] == count and len(s["deployments"]) == 1:
+            running_at = time.perf_counter() - t0  # what the services-stable waiter waits for
+        if s["deployments"][0]["rolloutState"] == "COMPLETED":
+            break
+        if time.perf_counter() - t0 > 300:
+            raise RuntimeError("the service did not reach a steady state within 300 s")
+        time.sleep(0.005)
+    steady = time.perf_counter() - t0
+
+    arns = call(berth.port, "ListTasks", {"cluster": "bench-svc", "serviceName": "s"})["taskArns"]
+    victim = call(berth.port, "DescribeTasks", {"cluster": "bench-svc", "tasks": arns[:1]})["tasks"][0]
+    t0 = time.perf_counter()
+    subprocess.run(["docker", "kill", victim["containers"][0]["runtimeId"]], capture_output=True, check=True)
+    killed = time.perf_counter() - t0
+    while True:
+        now = call(berth.port, "ListTasks", {"cluster": "bench-svc", "serviceName": "s"})["taskArns"]
+        fresh = [a for a in now if a not in arns]
+        if fresh:
+            t = call(berth.port, "DescribeTasks", {"cluster": "bench-svc", "tasks": fresh})["tasks"]
+            if any(x["lastStatus"] == "RUNNING" for x in t):
+                break
+        if time.perf_counter() - t0 > 120:
+            raise RuntimeError("no replacement within 120 s")
+        time.sleep(0.005)
+    replaced = time.perf_counter() - t0
+    call(berth.port, "DeleteService", {"cluster": "bench-svc", "service": "s", "force": True})
+
+    def docker_create_start(n):
+        t0 = time.perf_counter()
+        # The limits berth gives the service's containers (cpu 128, memory 16 MiB), so both start alike.
+        created = [subprocess.Popen(["docker", "create", "--label", "berth-bench=1", "--cpu-shares", "128",
+                                     "--memory", "16m", IMAGE, "sleep", "300"],
+                                    stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        ids = [p.communicate()[0].strip() for p in created]
+        for p in [subprocess.Popen(["docker", "start", i], stdout=subprocess.DEVNULL) for i in ids]:
+            p.wait()
+        dt = time.perf_counter() - t0
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+        return dt
+
+    one_docker = statistics.median(docker_create_start(1) for _ in range(3))
+    many_docker = docker_create_start(count)
+    return running_at, steady, killed, replaced, one_docker, many_docker
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--berth", default=os.path.join(HERE, "..", "build", "release", "bin", "berth"))
@@ -137,6 +201,8 @@ def main():
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--starts", type=int, default=5, help="cold starts per server")
     ap.add_argument("--skip-runtask", action="store_true")
+    ap.add_argument("--skip-service", action="store_true")
+    ap.add_argument("--service-size", type=int, default=20, help="tasks in the service benchmark")
     args = ap.parse_args()
 
     for tool in ("wrk", "moto_server"):
@@ -186,6 +252,25 @@ def main():
         print(f"  {'RunTask -> RUNNING, burst of 10':<34} {many*1000:>10.1f} ms    {many_docker*1000:>10.1f} ms    "
               f"ratio {many/many_docker:.2f}")
         print("  (moto_server runs no containers, so the peer here is the engine itself)")
+
+    if not args.skip_service:
+        # ECS counts a task without a health check as healthy 40 s after it starts; 0 here measures berth itself.
+        svc_berth = Server("berth", [args.berth, "serve", "--port", "{port}", "--log-level", "warn",
+                                     "--service-healthy-after", "0"])
+        svc_berth.start()
+        try:
+            n = args.service_size
+            running, steady, killed, replaced, one_docker, many_docker = bench_service(svc_berth, n)
+        finally:
+            svc_berth.stop()
+        print(f"\n{'':36} {'berth':>16} {'docker create+start':>20}")
+        print(f"  {f'service of {n}: all RUNNING':<34} {running*1000:>10.1f} ms    {many_docker*1000:>10.1f} ms "
+              f"({n} at once)")
+        print(f"  {f'service of {n}: steady state':<34} {steady*1000:>10.1f} ms")
+        print(f"  {'killed task -> replacement RUNNING':<34} {replaced*1000:>10.1f} ms    {one_docker*1000:>10.1f} ms "
+              f"(1 container)")
+        print(f"  (the replacement time includes `docker kill` itself: {killed*1000:.1f} ms; steady state counts tasks "
+              "healthy at once with --service-healthy-after 0, where ECS waits 40 s)")
 
 
 if __name__ == "__main__":

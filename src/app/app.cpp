@@ -19,6 +19,7 @@
 #include <berth/http/server.hpp>
 #include <berth/protocol/aws_json.hpp>
 #include <berth/runtime/docker_runtime.hpp>
+#include <berth/scheduler/service_scheduler.hpp>
 #include <berth/scheduler/task_reconciler.hpp>
 #include <berth/services/ecs.hpp>
 #include <berth/state/snapshot.hpp>
@@ -153,6 +154,7 @@ struct App::Impl {
   state::Store store;
   std::unique_ptr<runtime::DockerRuntime> runtime;
   std::unique_ptr<scheduler::TaskReconciler> reconciler;
+  std::unique_ptr<scheduler::ServiceScheduler> service_scheduler;
   protocol::HandlerTable handlers;
   std::unique_ptr<services::EcsContext> ecs;
   std::unique_ptr<http::Server> server;
@@ -232,6 +234,13 @@ struct App::Impl {
                              (config.metadata_port == 80 ? "" : ":" + std::to_string(config.metadata_port));
     }
     reconciler = std::make_unique<scheduler::TaskReconciler>(store, *runtime, clock, ro);
+    scheduler::ServiceSchedulerOptions so;
+    so.healthy_after_ms = config.service_healthy_after_s * 1000;
+    service_scheduler = std::make_unique<scheduler::ServiceScheduler>(
+        store, clock, [this](const std::string& task_id) { reconciler->reconcile(task_id); },
+        [this](std::function<void()> f) { net::post(control, std::move(f)); }, so);
+    // Task changes (Docker events, completions) wake the service of the task at once.
+    reconciler->set_task_observer([this](const state::Task& task) { service_scheduler->task_changed(task); });
     endpoints::EndpointOptions eo;
     eo.is_local_address = endpoints::is_host_address;
     if (config.task_credentials == "passthrough") {
@@ -247,6 +256,9 @@ struct App::Impl {
     metadata = std::make_unique<endpoints::TaskMetadataService>(store, *runtime, clock, std::move(eo));
     ecs = std::make_unique<services::EcsContext>(services::EcsContext{
         store, clock, [this](const std::string& task_id) { reconciler->reconcile(task_id); }});
+    ecs->service_changed = [this](const Scope& scope, const std::string& key) {
+      service_scheduler->service_changed(scope, key);
+    };
     services::register_ecs_handlers(handlers, *ecs);
   }
 
@@ -436,6 +448,7 @@ struct App::Impl {
           spdlog::error("{}", launched.error().message);
         }
         reconciler->forget_all();
+        service_scheduler->forget_all();
         reconciler->remove_all_containers([done = std::move(done)]() mutable { done(true); });
       });
     });
@@ -449,8 +462,8 @@ struct App::Impl {
         return;
       }
       reconciler->tick();
-      // Service bookkeeping from the tasks just reconciled (DRAINING -> INACTIVE, finished deployments).
-      store.for_each_region([this](const Scope&, state::RegionState& r) { state::settle_services(r, clock.now_ms()); });
+      // What only time changes for services: health waits, start-failure backoff, repeated events.
+      service_scheduler->tick();
       keep_metadata_network();
       if (!config.data_dir.empty() && clock.now_ms() - last_snapshot_at >= kSnapshotEveryMs) {
         save_snapshot();
@@ -499,6 +512,7 @@ struct App::Impl {
     }
     last_snapshot = std::move(*text);
     reconciler->adopt_all();
+    service_scheduler->adopt_all();
     spdlog::info("restored state from {} ({} tasks still live)", (dir / "state.json").string(),
                  reconciler->active_task_count());
     return Unit{};
@@ -553,6 +567,7 @@ int App::run_until_signal() {
     net::post(d.control, [&d] {
       d.tick_timer.cancel();
       d.stopping = true;
+      d.service_scheduler->stop();
       d.metadata_retry.cancel();
       if (d.metadata_server) {
         d.metadata_server->stop();

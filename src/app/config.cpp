@@ -239,6 +239,16 @@ const std::vector<Flag>& flags() {
        "(repeatable; "
        "comma-separated in the environment); the cluster is created if needed",
        parse_instances, [](Config& c) { c.instances.clear(); }},
+      {"service-healthy-after", "BERTH_SERVICE_HEALTHY_AFTER",
+       "seconds a RUNNING service task without a health check waits before it counts as healthy (default 40, as ECS)",
+       [](Config& c, const std::string& v) -> std::optional<std::string> {
+         std::uint64_t n = 0;
+         if (auto e = parse_uint(v, 86400, n)) {
+           return e;
+         }
+         c.service_healthy_after_s = static_cast<std::int64_t>(n);
+         return std::nullopt;
+       }},
       {"threads", "BERTH_THREADS", "I/O threads (default 2)",
        [](Config& c, const std::string& v) -> std::optional<std::string> {
          std::uint64_t n = 0;

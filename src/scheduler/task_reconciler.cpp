@@ -126,6 +126,7 @@ bool TaskReconciler::op_completed() {
 }
 
 void TaskReconciler::drain_and_remove_all(std::function<void()> done) {
+  draining_ = true;
   if (in_flight_ == 0) {
     remove_all_containers(std::move(done));
     return;
@@ -141,12 +142,13 @@ void TaskReconciler::reconcile_all() {
 }
 
 void TaskReconciler::reconcile(const std::string& task_id) {
-  if (drain_done_) {
+  if (draining_) {
     return;
   }
   Task* task = store_.find_task(task_id);
   if (task == nullptr) {
     active_.erase(task_id);
+    observed_versions_.erase(task_id);
     return;
   }
   if (task->last_status != TaskStatus::kStopped) {
@@ -162,6 +164,13 @@ void TaskReconciler::reconcile(const std::string& task_id) {
   if (task->last_status == TaskStatus::kStopped) {
     active_.erase(task_id);
     stopped_.insert(task_id);
+  }
+  if (observer_) {
+    auto [seen, inserted] = observed_versions_.try_emplace(task_id, task->version);
+    if (inserted || seen->second != task->version) {
+      seen->second = task->version;
+      observer_(*task);
+    }
   }
 }
 
@@ -895,6 +904,7 @@ void TaskReconciler::clean_up_stopped(TimeMs now) {
     if (forget) {
       store_.erase_task(id);
       stopped_.erase(id);
+      observed_versions_.erase(id);
     }
   }
 }

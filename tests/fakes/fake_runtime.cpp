@@ -82,7 +82,8 @@ void FakeContainerRuntime::import_image(std::string reference, std::string rootf
   later([failure, done = std::move(done)] { done(runtime::Done{failure}); });
 }
 
-void FakeContainerRuntime::ensure_network(runtime::NetworkSpec spec, std::function<void(runtime::Done)> done) {
+void FakeContainerRuntime::ensure_network(runtime::NetworkSpec spec,
+                                          std::function<void(runtime::Done)> done) {
   actions_.push_back("ensure_network " + spec.name);
   auto failure = take_failure("ensure_network");
   if (!failure) {
@@ -149,10 +150,12 @@ void FakeContainerRuntime::set_health(const std::string& container_id, const std
   emit(std::move(e));
 }
 
-void FakeContainerRuntime::create(runtime::ContainerSpec spec, std::function<void(runtime::CreateOutcome)> done) {
+void FakeContainerRuntime::create(runtime::ContainerSpec spec,
+                                  std::function<void(runtime::CreateOutcome)> done) {
   auto failure = take_failure("create");
   std::string id = "c" + std::to_string(next_id_++);
-  actions_.push_back("create " + spec.labels["com.amazonaws.ecs.container-name"] + (failure ? "" : " -> " + id));
+  actions_.push_back("create " + spec.labels["com.amazonaws.ecs.container-name"] +
+                     (failure ? "" : " -> " + id));
   specs_.push_back(spec);
   if (!failure) {
     containers_[id] = FakeContainer{std::move(spec), false, std::nullopt, ""};
@@ -209,6 +212,9 @@ void FakeContainerRuntime::kill(std::string id, std::string signal, std::functio
   actions_.push_back("kill " + id + " " + signal);
   auto failure = take_failure("kill");
   later([failure, done = std::move(done)] { done(runtime::Done{failure}); });
+  if (!failure && exit_on_signal_ && (signal == "SIGTERM" || signal == "SIGKILL") && is_running(id)) {
+    exit(id, signal == "SIGTERM" ? 143 : 137);
+  }
 }
 
 void FakeContainerRuntime::remove(std::string id, std::function<void(runtime::Done)> done) {

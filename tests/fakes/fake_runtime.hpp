@@ -16,7 +16,9 @@ namespace berth::testing {
 class FakeContainerRuntime final : public runtime::ContainerRuntime {
  public:
   // Makes the next call of `op` ("ensure_image", "create", "start", "kill", "remove", "list") fail.
-  void fail_next(const std::string& op, runtime::RuntimeError error) { failures_[op].push_back(std::move(error)); }
+  void fail_next(const std::string& op, runtime::RuntimeError error) {
+    failures_[op].push_back(std::move(error));
+  }
   // Runs the completions queued so far (not the ones they queue in turn); returns how many ran.
   int run_pending();
   // The engine reports that a container exited. With `overtake`, the event is delivered before completions
@@ -24,6 +26,9 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
   void exit(const std::string& container_id, int code, bool overtake = false);
   void emit(runtime::RuntimeEvent event);
   void set_image_present(const std::string& image, bool present) { images_[image] = present; }
+  // With this on, a running container that gets SIGTERM or SIGKILL exits (143 / 137) and the engine reports
+  // it, as a container that honours signals would.
+  void set_exit_on_signal(bool on) { exit_on_signal_ = on; }
 
   const std::vector<std::string>& actions() const { return actions_; }
   void clear_actions() { actions_.clear(); }
@@ -33,7 +38,8 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
 
   void ensure_image(std::string image, std::optional<std::string> registry_auth,
                     std::function<void(runtime::ImageOutcome)> done) override;
-  void import_image(std::string reference, std::string rootfs_tar, std::function<void(runtime::Done)> done) override;
+  void import_image(std::string reference, std::string rootfs_tar,
+                    std::function<void(runtime::Done)> done) override;
   void ensure_network(runtime::NetworkSpec spec, std::function<void(runtime::Done)> done) override;
   void remove_network(std::string name, std::function<void(runtime::Done)> done) override;
   void ensure_volume(runtime::VolumeSpec spec, std::function<void(runtime::Done)> done) override;
@@ -42,7 +48,9 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
   void set_health(const std::string& container_id, const std::string& health);
   // The registry auth passed to the last ensure_image call, if any.
   const std::optional<std::string>& last_registry_auth() const { return last_registry_auth_; }
-  bool has_image(const std::string& reference) const { return images_.count(reference) > 0 && images_.at(reference); }
+  bool has_image(const std::string& reference) const {
+    return images_.count(reference) > 0 && images_.at(reference);
+  }
   bool has_network(const std::string& name) const { return networks_.count(name) > 0; }
   // The spec of the last ensure_network call for `name`.
   const runtime::NetworkSpec* network_spec(const std::string& name) const {
@@ -50,7 +58,9 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
     return it == network_specs_.end() ? nullptr : &it->second;
   }
   // The stats document the fake engine reports for a container (a minimal one when none was set).
-  void set_stats(const std::string& container_id, std::string body) { stats_[container_id] = std::move(body); }
+  void set_stats(const std::string& container_id, std::string body) {
+    stats_[container_id] = std::move(body);
+  }
   // The address the fake engine gave a started container ("" when it has none).
   std::string ip_of(const std::string& container_id) const {
     auto it = containers_.find(container_id);
@@ -108,6 +118,7 @@ class FakeContainerRuntime final : public runtime::ContainerRuntime {
   std::string cgroup_note_;
   std::string next_ip_ = "10.0.0.2";
   int next_id_ = 1;
+  bool exit_on_signal_ = false;
 };
 
 }  // namespace berth::testing

@@ -1,8 +1,8 @@
 """ECS services, service deployments/revisions and task sets through AWS CLI v1 and v2 and boto3: every
 operation's answer checked against its output shape in the botocore model and field by field, the AWS waiters
-(services-stable, services-inactive), bad input for each resource type, counts from real tasks on the engine and
---data-dir persistence. berth's services start no task yet: the tests that need tasks start them with RunTask in
-the service's group, as the service scheduler will."""
+(services-stable, services-inactive), bad input for each resource type, counts from the real tasks the service
+scheduler starts on the engine and --data-dir persistence. (How the scheduler keeps, replaces and rolls tasks is
+tested in test_service_scheduler.py.)"""
 
 import json
 import os
@@ -62,6 +62,8 @@ def shape_problems(value, shape, path="$"):
 
 
 class EcsServicesTest(BerthTestCase):
+    # Tasks without a health check count as healthy after 1 s instead of ECS's 40, so deployments finish quickly.
+    berth_args = ("--service-healthy-after", "1")
 
     def setUp(self):
         super().setUp()
@@ -393,33 +395,42 @@ class EcsServicesTest(BerthTestCase):
         self.assertNotIn("launchType", s)
         self.assertEqual(s["capacityProviderStrategy"], cps)
         self.assertEqual(len(s["deployments"]), 2)
-        # No scheduler runs its tasks yet: a service that wants two stays IN_PROGRESS with none running.
+        # The scheduler runs the new deployment's tasks on FARGATE_SPOT and retires the old ones.
+        def on_spot():
+            tasks = self.ecs.describe_tasks(cluster="fg", tasks=self.ecs.list_tasks(cluster="fg", serviceName="api")
+                                            ["taskArns"] or ["none"])["tasks"]
+            running = [t for t in tasks if t["lastStatus"] == "RUNNING"]
+            return running if len(running) == 2 and all(t.get("capacityProviderName") == "FARGATE_SPOT"
+                                                         for t in running) else None
+        for t in wait_for(on_spot, timeout=60, what="two FARGATE_SPOT tasks"):
+            self.assertEqual(t["launchType"], "FARGATE")
+            self.assertEqual(t["group"], "service:api")
+            self.assertEqual(t["platformVersion"], "1.4.0")
         s = self.wait_one_deployment("api", cluster="fg")
-        self.assertEqual(s["deployments"][0]["rolloutState"], "IN_PROGRESS")
-        self.assertEqual(s["runningCount"], 0)
+        self.assertEqual((s["runningCount"], s["desiredCount"]), (2, 2))
 
     # ---- counts come from real tasks of the service's group
 
     def test_counts_and_draining_follow_real_tasks(self):
         self.create("real", desiredCount=1)
         deployment = self.describe("real")["deployments"][0]["id"]
-        out = self.ecs.run_task(cluster="svc", taskDefinition="web", group="service:real", startedBy=deployment)
-        task_arn = out["tasks"][0]["taskArn"]
-        self.wait_task("svc", task_arn, "RUNNING")
+        self.ecs.get_waiter("services_stable").wait(cluster="svc", services=["real"], WaiterConfig=FAST)
+        [task_arn] = self.ecs.list_tasks(cluster="svc", serviceName="real")["taskArns"]
+        task = self.wait_task("svc", task_arn, "RUNNING")
+        self.assertEqual((task["group"], task["startedBy"]), ("service:real", deployment))
         s = self.describe("real")
         self.assertEqual((s["runningCount"], s["pendingCount"]), (1, 0))
         self.assertEqual(s["deployments"][0]["runningCount"], 1)
-        self.ecs.get_waiter("services_stable").wait(cluster="svc", services=["real"], WaiterConfig=FAST)
         s = wait_for(lambda: (lambda x: x if x["deployments"][0]["rolloutState"] == "COMPLETED" else None)(
             self.describe("real")), timeout=10, what="steady state")
         self.assertEqual(s["currentServiceRevisions"][0]["runningTaskCount"], 1)
 
         self.assertEqual(self.ecs.delete_service(cluster="svc", service="real", force=True)["service"]["status"],
                          "DRAINING")
-        self.assertEqual(self.describe("real")["status"], "DRAINING")  # its task still runs
-        self.ecs.stop_task(cluster="svc", task=task_arn)
         self.ecs.get_waiter("services_inactive").wait(cluster="svc", services=["real"], WaiterConfig=FAST)
         self.assertEqual(self.describe("real")["status"], "INACTIVE")
+        # The service's task went with it.
+        self.assertEqual(self.wait_task("svc", task_arn, "STOPPED")["stopCode"], "ServiceSchedulerInitiated")
 
     # ---- task sets (EXTERNAL deployment controller)
 
@@ -497,10 +508,13 @@ class EcsServicesTest(BerthTestCase):
 
     def test_every_answer_matches_the_output_shape(self):
         self.ecs.create_cluster(clusterName="fg", capacityProviders=["FARGATE"])
-        self.register("fgweb", [busybox("app", SLEEPER)], networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
-                      cpu="256", memory="512")
+        # A health check whose first result comes after 300 s: the task never counts as healthy during the test,
+        # so the service's deployments stay in progress (StopServiceDeployment can still stop one).
+        slow_check = {"command": ["CMD-SHELL", "true"], "interval": 300, "startPeriod": 300}
+        self.register("fgweb", [busybox("app", SLEEPER, healthCheck=slow_check)], networkMode="awsvpc",
+                      requiresCompatibilities=["FARGATE"], cpu="256", memory="512")
         full = self.raw_ok("CreateService", {
-            "cluster": "fg", "serviceName": "full", "taskDefinition": "fgweb", "desiredCount": 0,
+            "cluster": "fg", "serviceName": "full", "taskDefinition": "fgweb", "desiredCount": 1,
             "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1}],
             "networkConfiguration": NETWORK, "tags": [{"key": "k", "value": "v"}],
             "serviceConnectConfiguration": {"enabled": True, "namespace": "ns"},

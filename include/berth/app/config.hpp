@@ -43,6 +43,8 @@ struct Config {
   std::int64_t task_retention_s = 3600;
   std::int64_t container_cleanup_wait_s = 3 * 3600;
   std::vector<InstancesFlag> instances;  // in the default account and region
+  // A RUNNING service task without a health check counts as healthy this long after it started (ECS: 40 s).
+  std::int64_t service_healthy_after_s = 40;
 };
 
 enum class Command { kServe, kVersion, kHelp, kCoverage };

@@ -106,6 +106,9 @@ class TaskReconciler {
 
   // Subscribes to the engine's container events.
   void start();
+  // Called once the reconciler has acted on a task whose version moved (it started, stopped, changed health):
+  // how the service scheduler hears about its tasks without polling. It must not reconcile tasks itself.
+  void set_task_observer(std::function<void(const state::Task&)> observer) { observer_ = std::move(observer); }
   // Brings one task a step closer to its desired status. Idempotent.
   void reconcile(const std::string& task_id);
   // Time-driven work (SIGKILL after stopTimeout) and a level pass over every task that is not yet STOPPED.
@@ -123,6 +126,7 @@ class TaskReconciler {
   void forget_all() {
     active_.clear();
     stopped_.clear();
+    observed_versions_.clear();
   }
   // Takes on every task of the store that is not STOPPED (after a restore from --data-dir).
   void adopt_all();
@@ -187,6 +191,9 @@ class TaskReconciler {
   std::set<std::string> created_cgroups_;  // removed with the containers (reset, shutdown without a data dir)
   int in_flight_ = 0;             // pulls, creates and starts issued and not yet completed
   std::function<void()> drain_done_;
+  bool draining_ = false;  // shutting down: nothing new is issued, whatever happens to the tasks meanwhile
+  std::function<void(const state::Task&)> observer_;
+  std::map<std::string, std::int64_t> observed_versions_;  // task id -> version the observer last saw
 };
 
 }  // namespace berth::scheduler

@@ -11,9 +11,8 @@
 
 namespace berth::state {
 
-// A registered container instance. Placement (a later issue) will put tasks on it and record them in
-// `task_ids`; until then an instance is a record that is described, listed, filtered and updated as ECS
-// would.
+// A registered container instance. Placement (scheduler::place) puts tasks on it and state::add_task records them
+// in `task_ids`; what it has left is derived from those tasks (state::instance_usage).
 struct ContainerInstance {
   std::string id;  // 32 lowercase hex characters
   std::string arn;
@@ -38,6 +37,8 @@ struct ContainerInstance {
 struct TaskProtection {
   bool enabled = false;
   TimeMs expires_at = 0;
+  // Protection lapses by itself once it expires.
+  bool active(TimeMs now) const { return enabled && expires_at > now; }
 };
 
 }  // namespace berth::state

@@ -6,12 +6,14 @@
 #include <string_view>
 #include <vector>
 
+#include <berth/common/arn.hpp>
 #include <berth/common/clock.hpp>
 #include <berth/common/json.hpp>
 
 namespace berth::state {
 
 struct RegionState;
+struct TaskDefinition;
 
 // The part of a service that a deployment rolls out: what ECS records as a service revision. Two specs that
 // differ mean a new deployment (see starts_new_deployment). JSON members are null when not set.
@@ -43,7 +45,12 @@ struct Deployment {
   std::string status = "PRIMARY";  // PRIMARY | ACTIVE
   ServiceSpec spec;
   int desired_count = 0;
+  // Consecutive tasks that never reached RUNNING; reset to 0 and no longer counted once one task has run.
   int failed_tasks = 0;
+  bool has_run = false;  // a task of this deployment reached RUNNING (the circuit breaker's stage 2)
+  // Stage 2 of the circuit breaker: consecutive tasks stopped for failing their health checks (a task found
+  // healthy resets it).
+  int health_failures = 0;
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
   std::string rollout_state = "IN_PROGRESS";  // IN_PROGRESS | COMPLETED | FAILED
@@ -103,6 +110,10 @@ struct Service {
   std::vector<Deployment> deployments;  // PRIMARY first, then older ACTIVE ones
   std::vector<TaskSet> task_sets;
   std::vector<ServiceEvent> events;  // newest first, at most kMaxServiceEvents
+  // The deployment that last reached COMPLETED and the service revision it ran: where the circuit breaker
+  // rolls back to.
+  std::string last_completed_deployment_id;
+  std::string last_completed_revision_arn;
 };
 
 inline constexpr std::size_t kMaxServiceEvents = 100;
@@ -138,7 +149,9 @@ struct ServiceDeployment {
   std::vector<std::string> source_revision_arns;
   std::string target_revision_arn;
   json deployment_configuration = json::object();
-  json rollback;  // {reason, startedAt (ms), serviceRevisionArn} once rolled back
+  json rollback;                     // {reason, startedAt (ms), serviceRevisionArn} once rolled back
+  int circuit_breaker_failures = 0;  // deploymentCircuitBreaker.failureCount
+  bool circuit_breaker_triggered = false;
   TimeMs created_at = 0;
   TimeMs updated_at = 0;
   std::optional<TimeMs> started_at;
@@ -164,6 +177,54 @@ TaskCounts service_task_counts(const RegionState& region, std::string_view clust
 // Adds an event at the front of the service's events, keeping at most kMaxServiceEvents.
 void post_service_event(Service& service, std::string message, TimeMs now);
 
+// A task definition revision by its full ARN (any status), or nullptr.
+const TaskDefinition* find_task_definition_by_arn(const RegionState& region, std::string_view arn);
+
+// The ECS events EventBridge would carry (source aws.ecs), kept in RegionState::ecs_events, oldest first, for
+// the events work to publish. At most kMaxEcsEvents are kept.
+inline constexpr std::size_t kMaxEcsEvents = 1000;
+void record_ecs_event(RegionState& region, const Scope& scope, std::string detail_type,
+                      std::string resource_arn, json detail, TimeMs now);
+// An "ECS Service Action" event (eventType INFO | WARN | ERROR, eventName SERVICE_STEADY_STATE, ...).
+void record_service_action(RegionState& region, const Scope& scope, const Service& service,
+                           std::string event_type, std::string event_name, TimeMs now,
+                           std::string reason = {});
+
+// ---- The lifecycle of deployments[] (ECS deployment controller) ----
+
+// Starts a new deployment of `svc.spec`: a PRIMARY deployments[] entry, its service revision and its service
+// deployment record (PENDING); the previous PRIMARY becomes ACTIVE and an unfinished previous service
+// deployment stops. Records the SERVICE_DEPLOYMENT_IN_PROGRESS event.
+Deployment& start_deployment(RegionState& region, const Scope& scope, Service& svc, TimeMs now);
+
+// The PRIMARY deployment reached a steady state: rolloutState COMPLETED, the ECS event, its service
+// deployment SUCCESSFUL (ROLLBACK_SUCCESSFUL for a rollback), SERVICE_DEPLOYMENT_COMPLETED; it becomes the
+// service's last completed deployment.
+void complete_deployment(RegionState& region, const Scope& scope, Service& svc, TimeMs now);
+
+// The circuit breaker tripped on the PRIMARY deployment: rolloutState FAILED (no new tasks), the ECS event
+// and SERVICE_DEPLOYMENT_FAILED; with rollback, a rollback to the last COMPLETED deployment starts (when
+// there is one that is not this deployment), otherwise the service deployment stops.
+void fail_deployment(RegionState& region, const Scope& scope, Service& svc, bool rollback, TimeMs now);
+
+// Rolls `sd` back to the service revision `target_revision_arn`: the deployments[] entry that ran it (same
+// id; made again from the revision if it has left the list) becomes PRIMARY and IN_PROGRESS with
+// `rollout_reason`, carrying `sd`, whose status becomes `sd_status` (ROLLBACK_REQUESTED or
+// ROLLBACK_IN_PROGRESS). The service takes the revision's spec. False when the revision is unknown.
+bool roll_back(RegionState& region, const Scope& scope, Service& svc, ServiceDeployment& sd,
+               const std::string& target_revision_arn, const std::string& rollback_reason,
+               const std::string& rollout_reason, const std::string& sd_status, TimeMs now);
+
+// The deployments[] id that ran a service revision: both end in the same 19 digits.
+std::string deployment_id_of_revision(std::string_view revision_arn);
+
+// The circuit breaker's threshold for a desired count: half of it, rounded up, at least 3 and at most 200.
+int circuit_breaker_threshold(int desired_count);
+
+// Whether a deployment is under way (more than one deployment, or the PRIMARY one not yet COMPLETED or
+// FAILED): Application Auto Scaling pauses scale-in meanwhile, as ECS does.
+bool deployment_in_progress(const Service& service);
+
 // The one way a service's desiredCount changes in place (UpdateService without a new deployment,
 // DeleteService, Application Auto Scaling): the service and its PRIMARY deployment. Returns whether anything
 // changed.
@@ -172,16 +233,16 @@ bool set_desired_count(Service& service, int desired, TimeMs now);
 // ceil(service desiredCount x scale%) for a task set.
 int computed_desired_count(const Service& service, const TaskSet& task_set);
 
-// The level-triggered bookkeeping ECS does for services from the tasks it sees; call it on every scheduler
-// tick. Idempotent. It never starts or stops a task:
+// The level-triggered record keeping ECS does for services from the tasks it sees; the service scheduler
+// calls it on every pass. Idempotent. It never starts or stops a task, and never decides that a deployment
+// completed (that takes task health, which the scheduler judges):
 //  - a DRAINING service with no task left that is not STOPPING/STOPPED becomes INACTIVE;
 //  - an older (ACTIVE) deployment with no live task leaves deployments[];
-//  - the PRIMARY deployment completes (rolloutState COMPLETED, service deployment SUCCESSFUL, the ECS events)
-//    once it is the only one and the service runs exactly its desired count with nothing pending;
-//  - pending service deployments start (IN_PROGRESS);
+//  - pending service deployments start (IN_PROGRESS, ROLLBACK_IN_PROGRESS);
 //  - task sets report STEADY_STATE or STABILIZING from their counts, and a DRAINING task set with no live
 //  task
 //    goes away.
+void settle_service(RegionState& region, Service& service, TimeMs now);
 void settle_services(RegionState& region, TimeMs now);
 
 // --data-dir persistence (used by snapshot.cpp).

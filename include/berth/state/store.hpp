@@ -1,4 +1,5 @@
 #pragma once
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,9 @@ struct RegionState {
   std::map<std::string, std::vector<DaemonTaskDefinition>, std::less<>> daemon_task_definitions;  // family
   std::map<std::string, Daemon, std::less<>> daemons;                              // by "cluster/name"
   std::map<std::string, ExpressGatewayService, std::less<>> express_gateway_services;  // "cluster/name"
+  // EventBridge-shaped "aws.ecs" events (deployment state changes, service actions), oldest first, waiting for
+  // the events work to publish them (see record_ecs_event).
+  std::deque<json> ecs_events;
 };
 
 // The in-memory model of every account and region. No I/O and no locks: it belongs to the control strand.

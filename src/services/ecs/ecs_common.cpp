@@ -94,8 +94,7 @@ state::Task* find_task(state::RegionState& region, const state::Cluster& cluster
   return &it->second;
 }
 
-// The four facts below belong to services and container instances, which this branch does not have yet. They
-// answer "none" so that every caller is already written against them; the merge replaces their bodies.
+// Facts that belong to services, container instances and capacity providers, asked by the cluster handlers.
 int cluster_service_count(const state::RegionState& region, std::string_view cluster, std::string_view status,
                           std::string_view launch_type) {
   return static_cast<int>(std::count_if(region.services.begin(), region.services.end(), [&](const auto& kv) {

@@ -60,11 +60,6 @@ const state::Service* service_by_arn(const state::RegionState& region, const std
   return nullptr;
 }
 
-// The deployments[] entry id of a revision: both end in the same digits.
-std::string deployment_id_of_revision(const std::string& revision_arn) {
-  return "ecs-svc/" + revision_arn.substr(revision_arn.rfind('/') + 1);
-}
-
 json revision_summary(const state::RegionState& region, const std::string& revision_arn) {
   json out = {{"arn", revision_arn}, {"requestedTaskCount", 0}, {"runningTaskCount", 0}, {"pendingTaskCount", 0}};
   auto rev = region.service_revisions.find(revision_arn);
@@ -75,7 +70,7 @@ json revision_summary(const state::RegionState& region, const std::string& revis
   if (svc == nullptr) {
     return out;
   }
-  const std::string id = deployment_id_of_revision(revision_arn);
+  const std::string id = state::deployment_id_of_revision(revision_arn);
   for (const auto& d : svc->deployments) {
     if (d.id == id) {
       out["requestedTaskCount"] = d.desired_count;
@@ -137,12 +132,13 @@ json render_full(const state::RegionState& region, const state::ServiceDeploymen
   }
   const json& cb = d.deployment_configuration.value("deploymentCircuitBreaker", json::object());
   if (cb.value("enable", false)) {
-    // Threshold: half the desired count, at least 3 and at most 200.
     const int requested = out["targetServiceRevision"]["requestedTaskCount"].get<int>();
-    const int threshold = std::clamp(static_cast<int>(std::ceil(0.5 * requested)), 3, 200);
-    out["deploymentCircuitBreaker"] = {{"status", state::is_terminal(d) ? "MONITORING_COMPLETE" : "MONITORING"},
-                                       {"failureCount", 0},
-                                       {"threshold", threshold}};
+    const char* status = d.circuit_breaker_triggered ? "TRIGGERED"
+                         : state::is_terminal(d)     ? "MONITORING_COMPLETE"
+                                                     : "MONITORING";
+    out["deploymentCircuitBreaker"] = {{"status", status},
+                                       {"failureCount", d.circuit_breaker_failures},
+                                       {"threshold", state::circuit_breaker_threshold(requested)}};
   }
   const json& alarms = d.deployment_configuration.value("alarms", json::object());
   if (alarms.value("enable", false)) {
@@ -314,13 +310,6 @@ Result<json> stop_service_deployment(EcsContext& ctx, const protocol::Call& call
   }
   const TimeMs now = ctx.clock.now_ms();
   const std::string failed_id = d.deployment_id;
-  d.status = "ROLLBACK_REQUESTED";
-  d.status_reason = "Service deployment rollback requested by StopServiceDeployment.";
-  d.rollback = {{"reason", "Service deployment stopped with stop type ROLLBACK."},
-                {"startedAt", now},
-                {"serviceRevisionArn", source}};
-  d.updated_at = now;
-  svc.spec = rev->second.spec;
   for (auto& dep : svc.deployments) {
     if (dep.id == failed_id) {
       dep.rollout_state = "FAILED";
@@ -328,9 +317,11 @@ Result<json> stop_service_deployment(EcsContext& ctx, const protocol::Call& call
       dep.updated_at = now;
     }
   }
-  start_deployment(region, scope, svc, now, d.arn);
-  post_service_event(svc, "(service " + svc.name + ") rolling back to deployment " + deployment_id_of_revision(source) + ".",
-                     now);
+  d.status_reason = "Service deployment rollback requested by StopServiceDeployment.";
+  state::roll_back(region, scope, svc, d, source, "Service deployment stopped with stop type ROLLBACK.",
+                   "ECS deployment " + state::deployment_id_of_revision(source) + " in progress.", "ROLLBACK_REQUESTED",
+                   now);
+  ctx.notify_service(scope, state::service_key(svc.cluster_name, svc.name));
   return json{{"serviceDeploymentArn", d.arn}};
 }
 

@@ -121,6 +121,16 @@ Result<Unit> apply_placement(state::ServiceSpec& spec, const PlacementInput& in,
           "try again.");
     }
   }
+  // What the service scheduler cannot run is refused now, rather than accepted and never started.
+  if (spec.launch_type == "EXTERNAL" || spec.launch_type == "MANAGED_INSTANCES") {
+    return unsupported("berth does not run service tasks with launch type " + spec.launch_type + " yet.");
+  }
+  for (const auto& item : spec.capacity_provider_strategy) {
+    const std::string name = item.value("capacityProvider", "");
+    if (!is_fargate_provider(name)) {
+      return unsupported("berth does not run tasks on Auto Scaling group capacity provider " + name + " yet.");
+    }
+  }
   const bool fargate = is_fargate(spec);
   if (in.platform_version) {
     if (!fargate) {
@@ -178,75 +188,6 @@ void put_spec_placement(json& out, const state::ServiceSpec& spec, bool resolve_
   if (!spec.network_configuration.is_null()) {
     out["networkConfiguration"] = spec.network_configuration;
   }
-}
-
-state::Deployment& start_deployment(state::RegionState& region, const Scope& scope, state::Service& svc, TimeMs now,
-                                    const std::string& continues_service_deployment) {
-  const std::string digits = ids::digits(19);
-  state::Deployment d;
-  d.id = "ecs-svc/" + digits;
-  d.status = "PRIMARY";
-  d.spec = svc.spec;
-  d.desired_count = svc.desired_count;
-  d.created_at = now;
-  d.updated_at = now;
-  d.rollout_state = "IN_PROGRESS";
-  d.rollout_state_reason = "ECS deployment " + d.id + " in progress.";
-
-  state::ServiceRevision rev;
-  rev.arn = ecs_arn::service_revision(scope, svc.cluster_name, svc.name, digits);
-  rev.service_arn = svc.arn;
-  rev.cluster_arn = svc.cluster_arn;
-  rev.spec = svc.spec;
-  rev.created_at = now;
-  if (auto* td = find_task_definition(region, svc.spec.task_definition_arn)) {
-    for (const auto& c : td->doc.value("containerDefinitions", json::array())) {
-      rev.container_images.push_back({{"containerName", c.value("name", "")}, {"image", c.value("image", "")}});
-    }
-  }
-  d.service_revision_arn = rev.arn;
-
-  std::vector<std::string> sources;
-  for (auto& old : svc.deployments) {
-    sources.push_back(old.service_revision_arn);
-    if (old.status == "PRIMARY") {
-      old.status = "ACTIVE";
-      old.updated_at = now;
-    }
-  }
-  if (continues_service_deployment.empty()) {
-    // A deployment that was still under way is superseded by this one.
-    for (auto& [arn, sd] : region.service_deployments) {
-      if (sd.service_arn == svc.arn && !state::is_terminal(sd)) {
-        sd.status = "STOPPED";
-        sd.status_reason = "Service deployment stopped because a newer deployment started.";
-        sd.stopped_at = now;
-        sd.finished_at = now;
-        sd.updated_at = now;
-      }
-    }
-    state::ServiceDeployment sd;
-    sd.arn = ecs_arn::service_deployment(scope, svc.cluster_name, svc.name, ids::url_safe(21));
-    sd.service_arn = svc.arn;
-    sd.cluster_arn = svc.cluster_arn;
-    sd.deployment_id = d.id;
-    sd.status = "PENDING";
-    sd.source_revision_arns = sources;
-    sd.target_revision_arn = rev.arn;
-    sd.deployment_configuration = svc.deployment_configuration;
-    sd.created_at = now;
-    sd.updated_at = now;
-    d.service_deployment_arn = sd.arn;
-    region.service_deployments.emplace(sd.arn, std::move(sd));
-  } else {
-    d.service_deployment_arn = continues_service_deployment;
-    auto& sd = region.service_deployments.at(continues_service_deployment);
-    sd.deployment_id = d.id;
-    sd.updated_at = now;
-  }
-  region.service_revisions.emplace(rev.arn, std::move(rev));
-  svc.deployments.insert(svc.deployments.begin(), std::move(d));
-  return svc.deployments.front();
 }
 
 namespace {

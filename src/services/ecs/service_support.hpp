@@ -44,12 +44,6 @@ Result<Unit> apply_placement(state::ServiceSpec& spec, const PlacementInput& in,
 // Fills assignPublicIp (DISABLED) as ECS echoes it back.
 json normalized_network_configuration(json network_configuration);
 
-// Starts a new deployment of `svc.spec`: a PRIMARY deployments[] entry, its service revision and its service
-// deployment record; the previous PRIMARY becomes ACTIVE and an unfinished previous service deployment stops.
-// A rollback passes the service deployment it carries on instead of getting a new record.
-state::Deployment& start_deployment(state::RegionState& region, const Scope& scope, state::Service& svc, TimeMs now,
-                                    const std::string& continues_service_deployment = {});
-
 // The Fargate platform version ECS resolves LATEST to.
 std::string resolved_platform_version(const state::ServiceSpec& spec);
 

@@ -1,10 +1,11 @@
 // CreateService, DescribeServices, ListServices, UpdateService, DeleteService, ListServicesByNamespace.
 //
-// Services are recorded, described and updated as ECS does; no task is started for them yet (the service
-// scheduler is its own piece of work). Their counts come from the tasks whose group is "service:<name>".
+// These handlers change a service's desired state and tell the service scheduler (scheduler/service_scheduler),
+// which starts and stops its tasks. Counts come from the tasks whose group is "service:<name>".
 #include <algorithm>
 
 #include <berth/common/ids.hpp>
+#include <berth/scheduler/placement.hpp>
 #include <berth/services/paging.hpp>
 #include "service_support.hpp"
 
@@ -229,6 +230,9 @@ Result<json> create_service(EcsContext& ctx, const protocol::Call& call) {
   }
   svc.placement_constraints = in.value("placementConstraints", json::array());
   svc.placement_strategy = in.value("placementStrategy", json::array());
+  if (auto error = scheduler::check_placement(svc.placement_constraints, svc.placement_strategy, td)) {
+    return *error;
+  }
   svc.health_check_grace_period_seconds = in.value("healthCheckGracePeriodSeconds", 0);
   svc.propagate_tags = in.value("propagateTags", "NONE");
   svc.enable_ecs_managed_tags = in.value("enableECSManagedTags", false);
@@ -242,7 +246,7 @@ Result<json> create_service(EcsContext& ctx, const protocol::Call& call) {
 
   const TimeMs now = svc.created_at;
   if (controller == "ECS") {
-    start_deployment(region, scope, svc, now);
+    state::start_deployment(region, scope, svc, now);
   } else if (controller == "CODE_DEPLOY") {
     // A blue/green service starts with one PRIMARY task set running its task definition at full scale.
     state::TaskSet ts;
@@ -257,6 +261,7 @@ Result<json> create_service(EcsContext& ctx, const protocol::Call& call) {
     svc.task_sets.push_back(std::move(ts));
   }
   auto [it, inserted] = region.services.insert_or_assign(key, std::move(svc));
+  ctx.notify_service(scope, key);
   return json{{"service", render_service(region, it->second, !it->second.tags.empty())}};
 }
 
@@ -448,6 +453,10 @@ Result<json> update_service(EcsContext& ctx, const protocol::Call& call) {
   if (in.contains("vpcLatticeConfigurations")) {
     after.vpc_lattice_configurations = in["vpcLatticeConfigurations"];
   }
+  if (auto error = scheduler::check_placement(in.value("placementConstraints", svc->placement_constraints),
+                                              in.value("placementStrategy", svc->placement_strategy), td)) {
+    return *error;
+  }
   json dc = svc->deployment_configuration;
   if (in.contains("deploymentConfiguration")) {
     dc.update(in["deploymentConfiguration"]);
@@ -477,11 +486,12 @@ Result<json> update_service(EcsContext& ctx, const protocol::Call& call) {
       in.value("availabilityZoneRebalancing", svc->availability_zone_rebalancing);
   if (new_deployment) {
     svc->desired_count = desired;
-    start_deployment(region, scope, *svc, now);
+    state::start_deployment(region, scope, *svc, now);
   } else {
     // A desiredCount-only change scales the PRIMARY deployment in place.
     state::set_desired_count(*svc, desired, now);
   }
+  ctx.notify_service(scope, state::service_key(svc->cluster_name, svc->name));
   return json{{"service", render_service(region, *svc, false)}};
 }
 
@@ -508,6 +518,7 @@ Result<json> delete_service(EcsContext& ctx, const protocol::Call& call) {
       ts.status = "DRAINING";
       ts.updated_at = now;
     }
+    ctx.notify_service(scope, state::service_key(svc->cluster_name, svc->name));
   }
   return json{{"service", render_service(region, *svc, false)}};
 }

@@ -23,8 +23,7 @@ bool protectable(const state::Task& t) {
 json protected_task(const state::Task& t, const state::RegionState& region, TimeMs now) {
   json out = {{"taskArn", t.arn}, {"protectionEnabled", false}};
   auto it = region.task_protection.find(t.id);
-  // Protection lapses by itself once it expires.
-  if (it != region.task_protection.end() && it->second.enabled && it->second.expires_at > now) {
+  if (it != region.task_protection.end() && it->second.active(now)) {
     out["protectionEnabled"] = true;
     out["expirationDate"] = to_epoch_seconds(it->second.expires_at);
   }

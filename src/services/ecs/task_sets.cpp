@@ -123,6 +123,7 @@ Result<json> create_task_set(EcsContext& ctx, const protocol::Call& call) {
   ts.client_token = client_token;
   ts.tags = in.value("tags", json::array());
   svc.task_sets.push_back(std::move(ts));
+  ctx.notify_service(scope, state::service_key(svc.cluster_name, svc.name));
   const auto& created = svc.task_sets.back();
   return json{{"taskSet", render_task_set(region, svc, created, !created.tags.empty())}};
 }
@@ -176,6 +177,7 @@ Result<json> update_task_set(EcsContext& ctx, const protocol::Call& call) {
   ts->scale_value = in["scale"].value("value", 0.0);
   ts->scale_unit = in["scale"].value("unit", "PERCENT");
   ts->updated_at = ctx.clock.now_ms();
+  ctx.notify_service(scope, state::service_key(svc.cluster_name, svc.name));
   return json{{"taskSet", render_task_set(region, svc, *ts, false)}};
 }
 
@@ -198,6 +200,7 @@ Result<json> delete_task_set(EcsContext& ctx, const protocol::Call& call) {
     }
     ts->status = "DRAINING";
     ts->updated_at = ctx.clock.now_ms();
+    ctx.notify_service(scope, state::service_key(svc.cluster_name, svc.name));
   }
   return json{{"taskSet", render_task_set(region, svc, *ts, false)}};
 }

@@ -2,6 +2,7 @@
 
 #include "ecs_common.hpp"
 #include <berth/services/paging.hpp>
+#include <berth/scheduler/capacity_spread.hpp>
 #include <berth/scheduler/placement.hpp>
 #include <berth/state/tasks.hpp>
 #include <berth/state/transitions.hpp>
@@ -32,41 +33,6 @@ struct Launch {
   std::vector<std::string> providers;  // one per task when capacity providers place them
 };
 
-// Spreads `count` tasks over a capacity provider strategy: every `base` first, then by weight.
-std::vector<std::string> spread_over_strategy(const json& strategy, int count) {
-  std::vector<std::string> out;
-  for (const auto& item : strategy) {
-    for (int i = 0; i < item.value("base", 0) && static_cast<int>(out.size()) < count; ++i) {
-      out.push_back(item.value("capacityProvider", ""));
-    }
-  }
-  std::vector<std::pair<std::string, int>> weighted;
-  int total = 0;
-  for (const auto& item : strategy) {
-    if (item.value("weight", 0) > 0) {
-      weighted.emplace_back(item.value("capacityProvider", ""), item.value("weight", 0));
-      total += item.value("weight", 0);
-    }
-  }
-  std::map<std::string, int> placed;
-  while (static_cast<int>(out.size()) < count && total > 0) {
-    // The provider furthest below its share gets the next task.
-    const int n = static_cast<int>(out.size()) + 1;
-    const std::pair<std::string, int>* best = nullptr;
-    double best_gap = -1e18;
-    for (const auto& w : weighted) {
-      double gap = static_cast<double>(w.second) * n / total - placed[w.first];
-      if (gap > best_gap) {
-        best_gap = gap;
-        best = &w;
-      }
-    }
-    ++placed[best->first];
-    out.push_back(best->first);
-  }
-  return out;
-}
-
 Result<Launch> choose_launch(const json& in, const state::Cluster& cluster, int count) {
   if (in.contains("capacityProviderStrategy") && in.contains("launchType")) {
     return invalid_parameter("Specifying both a launch type and capacity provider strategy is not supported.");
@@ -92,7 +58,7 @@ Result<Launch> choose_launch(const json& in, const state::Cluster& cluster, int 
       return unsupported("berth does not run tasks on Auto Scaling group capacity provider " + name + " yet.");
     }
   }
-  launch.providers = spread_over_strategy(strategy, count);
+  launch.providers = scheduler::spread_over_strategy(strategy, count);
   if (static_cast<int>(launch.providers.size()) < count) {
     return invalid_parameter("The capacity provider strategy must have at least one capacity provider with a weight "
                              "greater than 0.");

@@ -1,11 +1,13 @@
 // Services, service deployments/revisions and task sets, through the real protocol layer (model validation
-// included), with a manual clock and no container engine: services start no task yet, so task counts come
-// from tasks the tests put in the store themselves.
+// included), with a manual clock and no container engine: the service scheduler runs (settle()), but nothing
+// runs the tasks it creates, so tests move tasks through their statuses themselves. The scheduler's own
+// behaviour with a (fake) engine is tested in tests/unit/scheduler/service_scheduler_test.cpp.
 #include <gtest/gtest.h>
 
 #include <regex>
 
 #include <berth/protocol/aws_json.hpp>
+#include <berth/scheduler/service_scheduler.hpp>
 #include <berth/services/ecs.hpp>
 #include <berth/state/services.hpp>
 
@@ -42,7 +44,8 @@ class EcsServicesTest : public ::testing::Test {
     return out;
   }
 
-  void expect_error(const std::string& op, const json& body, const std::string& type, const std::string& message = "") {
+  void expect_error(const std::string& op, const json& body, const std::string& type,
+                    const std::string& message = "") {
     auto [status, out] = call(op, body);
     EXPECT_EQ(status, 400) << op << " " << body.dump() << " -> " << out.dump();
     EXPECT_EQ(out.value("__type", ""), type) << op << " " << body.dump() << " -> " << out.dump();
@@ -92,12 +95,14 @@ class EcsServicesTest : public ::testing::Test {
     region().tasks.emplace(id, t);
   }
 
-  void settle() { state::settle_services(region(), clock_.now_ms()); }
+  // One pass of the service scheduler over every service (the tasks it creates stay PROVISIONING).
+  void settle() { scheduler_.tick(); }
 
   ManualClock clock_;
   state::Store store_;
   EcsContext ctx_;
   protocol::HandlerTable table_;
+  scheduler::ServiceScheduler scheduler_{store_, clock_, [](const std::string&) {}, {}};
 };
 
 TEST_F(EcsServicesTest, CreateServiceRecordsTheServiceWithEcsDefaults) {
@@ -113,11 +118,12 @@ TEST_F(EcsServicesTest, CreateServiceRecordsTheServiceWithEcsDefaults) {
   EXPECT_FALSE(s.contains("capacityProviderStrategy"));
   EXPECT_FALSE(s.contains("platformVersion"));
   EXPECT_EQ(s["taskDefinition"], std::string(kArnPrefix) + "task-definition/web:1");
-  EXPECT_EQ(s["deploymentConfiguration"], json({{"deploymentCircuitBreaker", {{"enable", false}, {"rollback", false}}},
-                                                {"maximumPercent", 200},
-                                                {"minimumHealthyPercent", 100},
-                                                {"strategy", "ROLLING"},
-                                                {"bakeTimeInMinutes", 0}}));
+  EXPECT_EQ(s["deploymentConfiguration"],
+            json({{"deploymentCircuitBreaker", {{"enable", false}, {"rollback", false}}},
+                  {"maximumPercent", 200},
+                  {"minimumHealthyPercent", 100},
+                  {"strategy", "ROLLING"},
+                  {"bakeTimeInMinutes", 0}}));
   EXPECT_EQ(s["loadBalancers"], json::array());
   EXPECT_EQ(s["serviceRegistries"], json::array());
   EXPECT_EQ(s["events"], json::array());
@@ -161,7 +167,8 @@ TEST_F(EcsServicesTest, CreateServiceRecordsTheServiceWithEcsDefaults) {
                   {"runningTaskCount", 0},
                   {"pendingTaskCount", 0}}));
   const std::string sd = s["currentServiceDeployment"];
-  EXPECT_TRUE(std::regex_match(sd, std::regex(std::string(kArnPrefix) + "service-deployment/dev/api/[A-Za-z0-9_-]{21}")))
+  EXPECT_TRUE(std::regex_match(
+      sd, std::regex(std::string(kArnPrefix) + "service-deployment/dev/api/[A-Za-z0-9_-]{21}")))
       << sd;
 }
 
@@ -171,37 +178,43 @@ TEST_F(EcsServicesTest, CreateServiceKeepsEveryFieldItIsGiven) {
   json sc = {{"enabled", true},
              {"namespace", "local"},
              {"services", {{{"portName", "http"}, {"clientAliases", {{{"port", 80}}}}}}}};
-  json volumes = {{{"name", "data"},
-                   {"managedEBSVolume", {{"sizeInGiB", 10}, {"roleArn", "arn:aws:iam::000000000000:role/infra"}}}}};
-  auto s = ok("CreateService",
-              {{"cluster", "cp"},
-               {"serviceName", "full"},
-               {"taskDefinition", "fg:1"},
-               {"desiredCount", 1},
-               {"capacityProviderStrategy", {{{"capacityProvider", "FARGATE"}, {"weight", 1}, {"base", 1}}}},
-               {"platformVersion", "1.4.0"},
-               {"networkConfiguration", {{"awsvpcConfiguration", {{"subnets", {"subnet-1"}}, {"securityGroups", {"sg-1"}}}}}},
-               {"loadBalancers", {{{"targetGroupArn", "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/tg/1"},
-                                   {"containerName", "app"},
-                                   {"containerPort", 80}}}},
-               {"serviceRegistries", {{{"registryArn", "arn:aws:servicediscovery:us-east-1:000000000000:service/srv-1"}}}},
-               {"deploymentConfiguration",
-                {{"maximumPercent", 150},
-                 {"minimumHealthyPercent", 50},
-                 {"deploymentCircuitBreaker", {{"enable", true}, {"rollback", true}}},
-                 {"alarms", {{"alarmNames", {"a1"}}, {"enable", true}, {"rollback", false}}}}},
-               {"placementConstraints", {{{"type", "memberOf"}, {"expression", "attribute:ecs.os-type == linux"}}}},
-               {"placementStrategy", {{{"type", "spread"}, {"field", "attribute:ecs.availability-zone"}}}},
-               {"healthCheckGracePeriodSeconds", 30},
-               {"propagateTags", "SERVICE"},
-               {"enableECSManagedTags", true},
-               {"enableExecuteCommand", true},
-               {"availabilityZoneRebalancing", "DISABLED"},
-               {"serviceConnectConfiguration", sc},
-               {"volumeConfigurations", volumes},
-               {"tags", {{{"key", "team"}, {"value", "a"}}}}})["service"];
+  json volumes = {
+      {{"name", "data"},
+       {"managedEBSVolume", {{"sizeInGiB", 10}, {"roleArn", "arn:aws:iam::000000000000:role/infra"}}}}};
+  auto s = ok(
+      "CreateService",
+      {{"cluster", "cp"},
+       {"serviceName", "full"},
+       {"taskDefinition", "fg:1"},
+       {"desiredCount", 1},
+       {"capacityProviderStrategy", {{{"capacityProvider", "FARGATE"}, {"weight", 1}, {"base", 1}}}},
+       {"platformVersion", "1.4.0"},
+       {"networkConfiguration",
+        {{"awsvpcConfiguration", {{"subnets", {"subnet-1"}}, {"securityGroups", {"sg-1"}}}}}},
+       {"loadBalancers",
+        {{{"targetGroupArn", "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/tg/1"},
+          {"containerName", "app"},
+          {"containerPort", 80}}}},
+       {"serviceRegistries",
+        {{{"registryArn", "arn:aws:servicediscovery:us-east-1:000000000000:service/srv-1"}}}},
+       {"deploymentConfiguration",
+        {{"maximumPercent", 150},
+         {"minimumHealthyPercent", 50},
+         {"deploymentCircuitBreaker", {{"enable", true}, {"rollback", true}}},
+         {"alarms", {{"alarmNames", {"a1"}}, {"enable", true}, {"rollback", false}}}}},
+       {"placementConstraints", {{{"type", "memberOf"}, {"expression", "attribute:ecs.os-type == linux"}}}},
+       {"placementStrategy", {{{"type", "spread"}, {"field", "attribute:ecs.availability-zone"}}}},
+       {"healthCheckGracePeriodSeconds", 30},
+       {"propagateTags", "SERVICE"},
+       {"enableECSManagedTags", true},
+       {"enableExecuteCommand", true},
+       {"availabilityZoneRebalancing", "DISABLED"},
+       {"serviceConnectConfiguration", sc},
+       {"volumeConfigurations", volumes},
+       {"tags", {{{"key", "team"}, {"value", "a"}}}}})["service"];
   EXPECT_FALSE(s.contains("launchType"));
-  EXPECT_EQ(s["capacityProviderStrategy"], json({{{"capacityProvider", "FARGATE"}, {"weight", 1}, {"base", 1}}}));
+  EXPECT_EQ(s["capacityProviderStrategy"],
+            json({{{"capacityProvider", "FARGATE"}, {"weight", 1}, {"base", 1}}}));
   EXPECT_EQ(s["platformVersion"], "1.4.0");
   EXPECT_EQ(s["platformFamily"], "Linux");
   EXPECT_EQ(s["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"], "DISABLED");
@@ -246,28 +259,32 @@ TEST_F(EcsServicesTest, CreateServiceRefusesWhatEcsRefuses) {
     body.update(extra);
     return body;
   };
-  expect_error("CreateService", base({{"cluster", "nope"}}), "ClusterNotFoundException", "Cluster not found.");
+  expect_error("CreateService", base({{"cluster", "nope"}}), "ClusterNotFoundException",
+               "Cluster not found.");
   expect_error("CreateService", base({{"serviceName", "has space"}}), "InvalidParameterException");
   json no_count = base(json::object());
   no_count.erase("desiredCount");
   expect_error("CreateService", no_count, "InvalidParameterException");
   expect_error("CreateService", base({{"schedulingStrategy", "DAEMON"}}), "InvalidParameterException",
-               "The daemon scheduling strategy does not support a desired count for services. Remove the desired count "
+               "The daemon scheduling strategy does not support a desired count for services. Remove the "
+               "desired count "
                "value and try again");
   expect_error("CreateService", base({{"taskDefinition", "ghost"}}), "InvalidParameterException",
                "TaskDefinition not found.");
   expect_error("CreateService", base({{"taskDefinition", ""}}), "InvalidParameterException",
                "Family should not be null or empty.");
-  expect_error("CreateService",
-               base({{"launchType", "EC2"}, {"capacityProviderStrategy", {{{"capacityProvider", "FARGATE"}}}}}),
-               "InvalidParameterException",
-               "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try "
-               "again.");
+  expect_error(
+      "CreateService",
+      base({{"launchType", "EC2"}, {"capacityProviderStrategy", {{{"capacityProvider", "FARGATE"}}}}}),
+      "InvalidParameterException",
+      "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try "
+      "again.");
   expect_error("CreateService", base({{"capacityProviderStrategy", {{{"capacityProvider", "FARGATE"}}}}}),
                "InvalidParameterException");  // FARGATE is not associated with this cluster
   expect_error("CreateService", base({{"platformVersion", "1.4.0"}}), "InvalidParameterException",
                "The platform version must be null when specifying an EC2 launch type.");
-  expect_error("CreateService", base({{"networkConfiguration", {{"awsvpcConfiguration", {{"subnets", {"s"}}}}}}}),
+  expect_error("CreateService",
+               base({{"networkConfiguration", {{"awsvpcConfiguration", {{"subnets", {"s"}}}}}}}),
                "InvalidParameterException",
                "Network Configuration is not valid for the given networkMode of this task definition.");
   expect_error("CreateService", base({{"launchType", "FARGATE"}}), "InvalidParameterException",
@@ -282,12 +299,40 @@ TEST_F(EcsServicesTest, CreateServiceRefusesWhatEcsRefuses) {
                      {"role", "ecsServiceRole"}}),
                "InvalidParameterException",
                "You cannot specify an IAM role for services that require a service linked role.");
-  expect_error("CreateService", base({{"deploymentController", {{"type", "EXTERNAL"}}}}), "InvalidParameterException",
-               "TaskDefinition must be blank.");
+  expect_error("CreateService", base({{"deploymentController", {{"type", "EXTERNAL"}}}}),
+               "InvalidParameterException", "TaskDefinition must be blank.");
   ok("DeregisterTaskDefinition", {{"taskDefinition", "web:1"}});
-  expect_error("CreateService", base({{"taskDefinition", "web:1"}}), "ClientException", "TaskDefinition is inactive");
+  expect_error("CreateService", base({{"taskDefinition", "web:1"}}), "ClientException",
+               "TaskDefinition is inactive");
   // The model's own checks come first.
   expect_error("CreateService", base({{"schedulingStrategy", "SOMETIMES"}}), "ValidationException");
+  EXPECT_TRUE(region().services.empty());
+}
+
+TEST_F(EcsServicesTest, WhatTheSchedulerCannotRunIsRefusedUpFront) {
+  expect_error("CreateService",
+               {{"cluster", "dev"},
+                {"serviceName", "x"},
+                {"taskDefinition", "web"},
+                {"desiredCount", 1},
+                {"launchType", "EXTERNAL"}},
+               "UnsupportedFeatureException",
+               "berth does not run service tasks with launch type EXTERNAL yet.");
+  const std::string asg =
+      "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/g";
+  ok("CreateCapacityProvider",
+     {{"name", "cp1"}, {"autoScalingGroupProvider", {{"autoScalingGroupArn", asg}}}});
+  ok("PutClusterCapacityProviders", {{"cluster", "dev"},
+                                     {"capacityProviders", {"cp1"}},
+                                     {"defaultCapacityProviderStrategy", json::array()}});
+  expect_error("CreateService",
+               {{"cluster", "dev"},
+                {"serviceName", "x"},
+                {"taskDefinition", "web"},
+                {"desiredCount", 1},
+                {"capacityProviderStrategy", {{{"capacityProvider", "cp1"}, {"weight", 1}}}}},
+               "UnsupportedFeatureException",
+               "berth does not run tasks on Auto Scaling group capacity provider cp1 yet.");
   EXPECT_TRUE(region().services.empty());
 }
 
@@ -300,15 +345,16 @@ TEST_F(EcsServicesTest, DaemonServiceDefaultsAndRules) {
   EXPECT_EQ(s["desiredCount"], 0);  // no container instance to run on
   EXPECT_EQ(s["deploymentConfiguration"]["maximumPercent"], 100);
   EXPECT_EQ(s["deploymentConfiguration"]["minimumHealthyPercent"], 0);
-  expect_error("CreateService",
-               {{"cluster", "dev"},
-                {"serviceName", "agent2"},
-                {"taskDefinition", "web"},
-                {"schedulingStrategy", "DAEMON"},
-                {"placementStrategy", {{{"type", "random"}}}}},
-               "InvalidParameterException",
-               "The daemon scheduling strategy does not support placement strategies. Remove the placement strategy "
-               "and try again");
+  expect_error(
+      "CreateService",
+      {{"cluster", "dev"},
+       {"serviceName", "agent2"},
+       {"taskDefinition", "web"},
+       {"schedulingStrategy", "DAEMON"},
+       {"placementStrategy", {{{"type", "random"}}}}},
+      "InvalidParameterException",
+      "The daemon scheduling strategy does not support placement strategies. Remove the placement strategy "
+      "and try again");
   expect_error("UpdateService", {{"cluster", "dev"}, {"service", "agent"}, {"desiredCount", 3}},
                "InvalidParameterException");
   ok("DeleteService", {{"cluster", "dev"}, {"service", "agent"}});  // no force needed for DAEMON
@@ -332,7 +378,8 @@ TEST_F(EcsServicesTest, CreationIsIdempotentOnlyWithTheSameClientToken) {
 
   ok("UpdateService", {{"cluster", "dev"}, {"service", "api"}, {"desiredCount", 0}});
   ok("DeleteService", {{"cluster", "dev"}, {"service", "api"}});
-  expect_error("CreateService", body, "InvalidParameterException", "Creation of service was not idempotent.");  // DRAINING
+  expect_error("CreateService", body, "InvalidParameterException",
+               "Creation of service was not idempotent.");  // DRAINING
   settle();
   EXPECT_EQ(describe("api")["status"], "INACTIVE");
   auto recreated = ok("CreateService", body)["service"];  // an INACTIVE name is free again
@@ -343,12 +390,14 @@ TEST_F(EcsServicesTest, CreationIsIdempotentOnlyWithTheSameClientToken) {
 TEST_F(EcsServicesTest, DescribeServicesReportsMissingAndTagsOnRequest) {
   create("api", {{"tags", {{{"key", "k"}, {"value", "v"}}}}});
   auto out = ok("DescribeServices", {{"cluster", "dev"},
-                                     {"services", {"api", std::string(kArnPrefix) + "service/dev/api", "ghost",
-                                                   std::string(kArnPrefix) + "service/other/api"}}});
+                                     {"services",
+                                      {"api", std::string(kArnPrefix) + "service/dev/api", "ghost",
+                                       std::string(kArnPrefix) + "service/other/api"}}});
   ASSERT_EQ(out["services"].size(), 2u);
   EXPECT_FALSE(out["services"][0].contains("tags"));
   ASSERT_EQ(out["failures"].size(), 2u);
-  EXPECT_EQ(out["failures"][0], json({{"arn", std::string(kArnPrefix) + "service/dev/ghost"}, {"reason", "MISSING"}}));
+  EXPECT_EQ(out["failures"][0],
+            json({{"arn", std::string(kArnPrefix) + "service/dev/ghost"}, {"reason", "MISSING"}}));
   EXPECT_EQ(out["failures"][1]["arn"], std::string(kArnPrefix) + "service/other/api");
   out = ok("DescribeServices", {{"cluster", "dev"}, {"services", {"api"}}, {"include", {"TAGS"}}});
   EXPECT_EQ(out["services"][0]["tags"], json({{{"key", "k"}, {"value", "v"}}}));
@@ -364,8 +413,10 @@ TEST_F(EcsServicesTest, ListServicesPagesByTenFiltersAndHidesDraining) {
   for (int i = 0; i < 12; ++i) {
     create("svc" + std::to_string(i), {{"desiredCount", 0}});
   }
-  ok("CreateService",
-     {{"cluster", "dev"}, {"serviceName", "daemon"}, {"taskDefinition", "web"}, {"schedulingStrategy", "DAEMON"}});
+  ok("CreateService", {{"cluster", "dev"},
+                       {"serviceName", "daemon"},
+                       {"taskDefinition", "web"},
+                       {"schedulingStrategy", "DAEMON"}});
   auto first = ok("ListServices", {{"cluster", "dev"}});
   EXPECT_EQ(first["serviceArns"].size(), 10u);
   ASSERT_TRUE(first.contains("nextToken"));
@@ -374,11 +425,15 @@ TEST_F(EcsServicesTest, ListServicesPagesByTenFiltersAndHidesDraining) {
   EXPECT_FALSE(second.contains("nextToken"));
   EXPECT_EQ(ok("ListServices", {{"cluster", "dev"}, {"schedulingStrategy", "DAEMON"}})["serviceArns"],
             json({std::string(kArnPrefix) + "service/dev/daemon"}));
-  EXPECT_EQ(ok("ListServices", {{"cluster", "dev"}, {"launchType", "FARGATE"}})["serviceArns"], json::array());
-  EXPECT_EQ(ok("ListServices", {{"cluster", "dev"}, {"launchType", "EC2"}, {"maxResults", 100}})["serviceArns"].size(), 13u);
+  EXPECT_EQ(ok("ListServices", {{"cluster", "dev"}, {"launchType", "FARGATE"}})["serviceArns"],
+            json::array());
+  EXPECT_EQ(
+      ok("ListServices", {{"cluster", "dev"}, {"launchType", "EC2"}, {"maxResults", 100}})["serviceArns"]
+          .size(),
+      13u);
   ok("DeleteService", {{"cluster", "dev"}, {"service", "svc0"}});
   auto all = ok("ListServices", {{"cluster", "dev"}, {"maxResults", 100}});
-  EXPECT_EQ(all["serviceArns"].size(), 12u);  // DRAINING is hidden
+  EXPECT_EQ(all["serviceArns"].size(), 12u);          // DRAINING is hidden
   EXPECT_EQ(describe("svc0")["status"], "DRAINING");  // but still described
   expect_error("ListServices", {{"cluster", "dev"}, {"nextToken", "garbage!"}}, "InvalidParameterException");
 }
@@ -409,7 +464,9 @@ TEST_F(EcsServicesTest, DesiredCountOnlyChangeScalesPrimaryInPlace) {
   EXPECT_EQ(u["healthCheckGracePeriodSeconds"], 10);
   EXPECT_EQ(u["propagateTags"], "TASK_DEFINITION");
   EXPECT_EQ(u["enableExecuteCommand"], true);
-  EXPECT_EQ(ok("ListServiceDeployments", {{"cluster", "dev"}, {"service", "api"}})["serviceDeployments"].size(), 1u);
+  EXPECT_EQ(
+      ok("ListServiceDeployments", {{"cluster", "dev"}, {"service", "api"}})["serviceDeployments"].size(),
+      1u);
 }
 
 TEST_F(EcsServicesTest, TaskDefinitionChangeStartsANewPrimaryAndTheOldOneTurnsActive) {
@@ -417,7 +474,8 @@ TEST_F(EcsServicesTest, TaskDefinitionChangeStartsANewPrimaryAndTheOldOneTurnsAc
   const std::string old_id = s["deployments"][0]["id"];
   register_td("web", json::object());  // web:2
   clock_.advance_ms(1000);
-  auto u = ok("UpdateService", {{"cluster", "dev"}, {"service", "api"}, {"taskDefinition", "web"}})["service"];
+  auto u =
+      ok("UpdateService", {{"cluster", "dev"}, {"service", "api"}, {"taskDefinition", "web"}})["service"];
   EXPECT_EQ(u["taskDefinition"], std::string(kArnPrefix) + "task-definition/web:2");
   ASSERT_EQ(u["deployments"].size(), 2u);
   EXPECT_EQ(u["deployments"][0]["status"], "PRIMARY");
@@ -440,7 +498,8 @@ TEST_F(EcsServicesTest, TaskDefinitionChangeStartsANewPrimaryAndTheOldOneTurnsAc
   EXPECT_EQ(describe("api")["deployments"].size(), 1u);
 
   // forceNewDeployment alone starts one too.
-  auto f = ok("UpdateService", {{"cluster", "dev"}, {"service", "api"}, {"forceNewDeployment", true}})["service"];
+  auto f =
+      ok("UpdateService", {{"cluster", "dev"}, {"service", "api"}, {"forceNewDeployment", true}})["service"];
   EXPECT_EQ(f["deployments"].size(), 2u);
   EXPECT_EQ(f["deployments"][0]["taskDefinition"], f["deployments"][1]["taskDefinition"]);
 }
@@ -460,13 +519,16 @@ TEST_F(EcsServicesTest, CapacityProviderChangeNeedsForceNewDeployment) {
   ok("CreateCluster", {{"clusterName", "cp"}, {"capacityProviders", {"FARGATE"}}});
   register_fargate_td("fg");
   json nc = {{"awsvpcConfiguration", {{"subnets", {"subnet-1"}}}}};
-  create("fg", {{"cluster", "cp"}, {"taskDefinition", "fg"}, {"launchType", "FARGATE"}, {"networkConfiguration", nc}});
+  create(
+      "fg",
+      {{"cluster", "cp"}, {"taskDefinition", "fg"}, {"launchType", "FARGATE"}, {"networkConfiguration", nc}});
   json cps = {{{"capacityProvider", "FARGATE"}, {"weight", 1}}};
-  expect_error("UpdateService", {{"cluster", "cp"}, {"service", "fg"}, {"capacityProviderStrategy", cps}},
-               "InvalidParameterException",
-               "When switching from launch type to capacity provider strategy on an existing service, or making a "
-               "change to a capacity provider strategy on a service that is already using one, you must force a new "
-               "deployment.");
+  expect_error(
+      "UpdateService", {{"cluster", "cp"}, {"service", "fg"}, {"capacityProviderStrategy", cps}},
+      "InvalidParameterException",
+      "When switching from launch type to capacity provider strategy on an existing service, or making a "
+      "change to a capacity provider strategy on a service that is already using one, you must force a new "
+      "deployment.");
   auto u = ok("UpdateService", {{"cluster", "cp"},
                                 {"service", "fg"},
                                 {"capacityProviderStrategy", cps},
@@ -551,10 +613,12 @@ TEST_F(EcsServicesTest, ServiceDeploymentHistoryFollowsTheService) {
 
   register_td("web", json::object());
   clock_.advance_ms(1000);
-  auto u = ok("UpdateService", {{"cluster", "dev"}, {"service", "api"}, {"taskDefinition", "web:2"}})["service"];
+  auto u =
+      ok("UpdateService", {{"cluster", "dev"}, {"service", "api"}, {"taskDefinition", "web:2"}})["service"];
   const std::string second_sd = u["currentServiceDeployment"];
   EXPECT_NE(second_sd, first_sd);
-  auto d2 = ok("DescribeServiceDeployments", {{"serviceDeploymentArns", {second_sd}}})["serviceDeployments"][0];
+  auto d2 =
+      ok("DescribeServiceDeployments", {{"serviceDeploymentArns", {second_sd}}})["serviceDeployments"][0];
   EXPECT_EQ(d2["sourceServiceRevisions"][0]["arn"], first_rev);
   const std::string second_rev = d2["targetServiceRevision"]["arn"];
   auto revs = ok("DescribeServiceRevisions", {{"serviceRevisionArns", {first_rev, second_rev, "arn:gone"}}});
@@ -570,14 +634,16 @@ TEST_F(EcsServicesTest, ServiceDeploymentHistoryFollowsTheService) {
   listed = ok("ListServiceDeployments", {{"cluster", "dev"}, {"service", "api"}})["serviceDeployments"];
   ASSERT_EQ(listed.size(), 2u);
   EXPECT_EQ(listed[0]["serviceDeploymentArn"], second_sd);  // newest first
-  EXPECT_EQ(ok("ListServiceDeployments", {{"cluster", "dev"}, {"service", "api"}, {"status", {"SUCCESSFUL"}}})
-                ["serviceDeployments"].size(),
+  EXPECT_EQ(ok("ListServiceDeployments",
+               {{"cluster", "dev"}, {"service", "api"}, {"status", {"SUCCESSFUL"}}})["serviceDeployments"]
+                .size(),
             1u);
   // createdAt bounds, as epoch seconds or as RFC 3339 (the clock started at 2023-11-14T22:13:20Z).
   const double first_created = s["createdAt"];
   auto in_window = [&](const json& window) {
-    return ok("ListServiceDeployments", {{"cluster", "dev"}, {"service", "api"}, {"createdAt", window}})
-        ["serviceDeployments"].size();
+    return ok("ListServiceDeployments",
+              {{"cluster", "dev"}, {"service", "api"}, {"createdAt", window}})["serviceDeployments"]
+        .size();
   };
   EXPECT_EQ(in_window({{"after", first_created}}), 1u);
   EXPECT_EQ(in_window({{"after", first_created - 1}}), 2u);
@@ -588,14 +654,16 @@ TEST_F(EcsServicesTest, ServiceDeploymentHistoryFollowsTheService) {
   auto paged = ok("ListServiceDeployments", {{"cluster", "dev"}, {"service", "api"}, {"maxResults", 1}});
   EXPECT_EQ(paged["serviceDeployments"].size(), 1u);
   EXPECT_TRUE(paged.contains("nextToken"));
-  expect_error("ListServiceDeployments", {{"cluster", "dev"}, {"service", "ghost"}}, "ServiceNotFoundException");
+  expect_error("ListServiceDeployments", {{"cluster", "dev"}, {"service", "ghost"}},
+               "ServiceNotFoundException");
 }
 
 TEST_F(EcsServicesTest, StopServiceDeploymentRollsBackToThePreviousRevision) {
   create("api", {{"desiredCount", 0}});
   settle();
   register_td("web", json::object());
-  auto u = ok("UpdateService", {{"cluster", "dev"}, {"service", "api"}, {"taskDefinition", "web:2"}})["service"];
+  auto u =
+      ok("UpdateService", {{"cluster", "dev"}, {"service", "api"}, {"taskDefinition", "web:2"}})["service"];
   const std::string sd = u["currentServiceDeployment"];
   auto out = ok("StopServiceDeployment", {{"serviceDeploymentArn", sd}});
   EXPECT_EQ(out, json({{"serviceDeploymentArn", sd}}));
@@ -613,7 +681,8 @@ TEST_F(EcsServicesTest, StopServiceDeploymentRollsBackToThePreviousRevision) {
   expect_error("StopServiceDeployment",
                {{"serviceDeploymentArn", std::string(kArnPrefix) + "service-deployment/dev/api/nope"}},
                "ServiceDeploymentNotFoundException");
-  expect_error("StopServiceDeployment", {{"serviceDeploymentArn", sd}, {"stopType", "SIDEWAYS"}}, "ValidationException");
+  expect_error("StopServiceDeployment", {{"serviceDeploymentArn", sd}, {"stopType", "SIDEWAYS"}},
+               "ValidationException");
   expect_error("ContinueServiceDeployment", {{"serviceDeploymentArn", sd}, {"hookId", "h-1"}},
                "InvalidParameterException");
   expect_error("ContinueServiceDeployment", {{"serviceDeploymentArn", "arn:nope"}, {"hookId", "h-1"}},
@@ -623,10 +692,11 @@ TEST_F(EcsServicesTest, StopServiceDeploymentRollsBackToThePreviousRevision) {
 TEST_F(EcsServicesTest, TaskSetsBelongToExternalServicesOnly) {
   create("rolling");
   for (const char* op : {"CreateTaskSet", "DescribeTaskSets"}) {
-    expect_error(op, {{"cluster", "dev"}, {"service", "rolling"}, {"taskDefinition", "web"}},
-                 "InvalidParameterException",
-                 "Amazon ECS only supports task set management on services configured to use external deployment "
-                 "controllers.");
+    expect_error(
+        op, {{"cluster", "dev"}, {"service", "rolling"}, {"taskDefinition", "web"}},
+        "InvalidParameterException",
+        "Amazon ECS only supports task set management on services configured to use external deployment "
+        "controllers.");
   }
   auto ext = ok("CreateService", {{"cluster", "dev"},
                                   {"serviceName", "ext"},
@@ -670,15 +740,19 @@ TEST_F(EcsServicesTest, TaskSetsBelongToExternalServicesOnly) {
   EXPECT_EQ(primary["status"], "PRIMARY");
   EXPECT_EQ(describe("ext")["taskDefinition"], std::string(kArnPrefix) + "task-definition/web:1");
 
-  auto listed = ok("DescribeTaskSets", {{"cluster", "dev"}, {"service", "ext"}, {"taskSets", {id, "ecs-svc/0"}}});
+  auto listed =
+      ok("DescribeTaskSets", {{"cluster", "dev"}, {"service", "ext"}, {"taskSets", {id, "ecs-svc/0"}}});
   ASSERT_EQ(listed["taskSets"].size(), 1u);
   EXPECT_FALSE(listed["taskSets"][0].contains("tags"));
   EXPECT_EQ(listed["failures"], json({{{"arn", "ecs-svc/0"}, {"reason", "MISSING"}}}));
-  EXPECT_EQ(ok("DescribeTaskSets", {{"cluster", "dev"}, {"service", "ext"}, {"include", {"TAGS"}}})["taskSets"][0]["tags"],
+  EXPECT_EQ(ok("DescribeTaskSets",
+               {{"cluster", "dev"}, {"service", "ext"}, {"include", {"TAGS"}}})["taskSets"][0]["tags"],
             json({{{"key", "k"}, {"value", "v"}}}));
 
-  expect_error("DeleteTaskSet", {{"cluster", "dev"}, {"service", "ext"}, {"taskSet", id}}, "InvalidParameterException");
-  auto del = ok("DeleteTaskSet", {{"cluster", "dev"}, {"service", "ext"}, {"taskSet", id}, {"force", true}})["taskSet"];
+  expect_error("DeleteTaskSet", {{"cluster", "dev"}, {"service", "ext"}, {"taskSet", id}},
+               "InvalidParameterException");
+  auto del = ok("DeleteTaskSet",
+                {{"cluster", "dev"}, {"service", "ext"}, {"taskSet", id}, {"force", true}})["taskSet"];
   EXPECT_EQ(del["status"], "DRAINING");
   EXPECT_EQ(del["computedDesiredCount"], 0);
   settle();
@@ -691,8 +765,8 @@ TEST_F(EcsServicesTest, TaskSetsBelongToExternalServicesOnly) {
                   {"scale", {{"value", 10.0}, {"unit", "PERCENT"}}}},
                  "TaskSetNotFoundException");
   }
-  expect_error("UpdateServicePrimaryTaskSet", {{"cluster", "dev"}, {"service", "ext"}, {"primaryTaskSet", id}},
-               "TaskSetNotFoundException");
+  expect_error("UpdateServicePrimaryTaskSet",
+               {{"cluster", "dev"}, {"service", "ext"}, {"primaryTaskSet", id}}, "TaskSetNotFoundException");
   expect_error("CreateTaskSet", {{"cluster", "dev"}, {"service", "ghost"}, {"taskDefinition", "web"}},
                "ServiceNotFoundException");
 }
@@ -704,11 +778,14 @@ TEST_F(EcsServicesTest, CodeDeployServiceStartsWithAPrimaryTaskSet) {
   EXPECT_EQ(s["taskSets"][0]["scale"]["value"], 100.0);
   EXPECT_EQ(s["taskSets"][0]["computedDesiredCount"], 2);
   EXPECT_EQ(s["deployments"], json::array());
-  expect_error("UpdateService", {{"cluster", "dev"}, {"service", "bg"}, {"taskDefinition", "web"}},
-               "InvalidParameterException",
-               "Unable to update task definition on services with a CODE_DEPLOY deployment controller. Use AWS "
-               "CodeDeploy to trigger a new deployment.");
-  EXPECT_EQ(ok("UpdateService", {{"cluster", "dev"}, {"service", "bg"}, {"desiredCount", 4}})["service"]["desiredCount"], 4);
+  expect_error(
+      "UpdateService", {{"cluster", "dev"}, {"service", "bg"}, {"taskDefinition", "web"}},
+      "InvalidParameterException",
+      "Unable to update task definition on services with a CODE_DEPLOY deployment controller. Use AWS "
+      "CodeDeploy to trigger a new deployment.");
+  EXPECT_EQ(ok("UpdateService",
+               {{"cluster", "dev"}, {"service", "bg"}, {"desiredCount", 4}})["service"]["desiredCount"],
+            4);
   EXPECT_EQ(ok("DescribeTaskSets", {{"cluster", "dev"}, {"service", "bg"}})["taskSets"].size(), 1u);
   expect_error("CreateTaskSet", {{"cluster", "dev"}, {"service", "bg"}, {"taskDefinition", "web"}},
                "InvalidParameterException");
