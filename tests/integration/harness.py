@@ -552,5 +552,16 @@ def sh(script):
     return ["sh", "-c", script]
 
 
-# A long-running command that exits 0 promptly on SIGTERM (PID 1 ignores signals it has no handler for).
-SLEEPER = sh("trap 'exit 0' TERM; while :; do sleep 1; done")
+# A long-running command that exits 0 promptly on SIGTERM (PID 1 ignores signals it has no handler for). It prints
+# READY once its trap is set: a test that signals it must first wait for that (wait_logged), or on a loaded
+# engine the signal can land before the shell has installed its handler.
+READY = "ready"
+SLEEPER = sh(f"trap 'exit 0' TERM; echo {READY}; while :; do sleep 1; done")
+
+
+def wait_logged(container_id, text=READY, timeout=60):
+    """Waits until the container's output holds `text`."""
+    def logged():
+        out = docker("logs", container_id)
+        return text in out.stdout or text in out.stderr
+    wait_for(logged, timeout=timeout, what=f"{text!r} in the output of container {container_id}")

@@ -3,7 +3,7 @@ containers, stopTimeout, RunTask count, overrides and the tasks-running waiter's
 
 import unittest
 
-from harness import SLEEPER, BerthTestCase, busybox, docker, docker_inspect, sh, wait_for
+from harness import READY, SLEEPER, BerthTestCase, busybox, docker, docker_inspect, sh, wait_for, wait_logged
 
 CLUSTER = "life"
 
@@ -93,10 +93,11 @@ class TaskLifecycleTest(BerthTestCase):
         self.assertEqual(task.get("stopCode"), "UserInitiated")
 
     def test_sigterm_first(self):
-        polite = busybox("main", sh("trap 'exit 143' TERM; sleep 3600 & wait"), stopTimeout=60)
+        polite = busybox("main", sh(f"trap 'exit 143' TERM; echo {READY}; sleep 3600 & wait"), stopTimeout=60)
         [task] = self.run_one("polite", [polite])
         arn = task["taskArn"]
-        self.wait_task(CLUSTER, arn, "RUNNING")
+        running = self.wait_task(CLUSTER, arn, "RUNNING")
+        wait_logged(self.container(running, "main")["runtimeId"])
         out = self.ecs.stop_task(cluster=CLUSTER, task=arn, reason="enough")
         self.assertEqual(out["task"]["desiredStatus"], "STOPPED")
         task = self.wait_task(CLUSTER, arn, "STOPPED", timeout=50)

@@ -12,8 +12,8 @@ import tempfile
 import time
 import urllib.request
 
-from harness import (ACCOUNT, REGION, SLEEPER, TEST_IMAGE, BerthTestCase, busybox, containers_of_tasks, docker,
-                     docker_inspect, docker_ps, sh, wait_for)
+from harness import (ACCOUNT, READY, REGION, SLEEPER, TEST_IMAGE, BerthTestCase, busybox, containers_of_tasks, docker,
+                     docker_inspect, docker_ps, sh, wait_for, wait_logged)
 
 MIB = 1024 * 1024
 PAUSE_NAME = "~internal~ecs~pause"
@@ -509,10 +509,12 @@ class DependsOnTest(RuntimeTestCase):
         # app depends on db; app takes ~2 s to exit on SIGTERM; db must only be stopped after it.
         arn = self.run_one("dep-order", [
             busybox("db", SLEEPER),
-            busybox("app", sh("trap 'sleep 2; exit 0' TERM; while :; do sleep 1; done"), stopTimeout=20,
+            busybox("app", sh(f"trap 'sleep 2; exit 0' TERM; echo {READY}; while :; do sleep 1; done"), stopTimeout=20,
                     dependsOn=[{"containerName": "db", "condition": "START"}]),
         ])
-        self.wait_task(self.cluster, arn, "RUNNING")
+        running = self.wait_task(self.cluster, arn, "RUNNING")
+        for name in ("db", "app"):
+            wait_logged(self.container(running, name)["runtimeId"])
         self.ecs.stop_task(cluster=self.cluster, task=arn)
         task = self.wait_task(self.cluster, arn, "STOPPED", timeout=60)
         db, app = self.inspect(task, "db"), self.inspect(task, "app")
